@@ -1,0 +1,210 @@
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { type Settings, loadConfig } from '../lib/config';
+import { ConnectSimulator } from '../lib/demo/connectSimulator';
+import { DEMO_DB_PASSWORD, demoConnectors } from '../lib/demo/scenario';
+import { ConfigError, MonitorError, ensureError, oneLine } from '../lib/errors';
+import { NdjsonSink, type RowSink } from '../lib/ingestion';
+import { createMonitor } from '../lib/monitor';
+import { redact } from '../lib/redact';
+import { renderStatus } from '../lib/render';
+import { STATUS_TABLE } from '../lib/schema';
+import { type TickResult, summarizeTick, tickProblems } from '../lib/tick';
+
+/** Exit codes, documented in the README. When several apply, the highest wins. */
+export const EXIT = {
+  OK: 0,
+  INTERNAL: 1,
+  CONFIG: 2,
+  CLUSTER_UNREADABLE: 3,
+  NOT_SHIPPED: 4,
+} as const;
+
+export interface CliIO {
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable;
+  readonly env: Settings;
+  readonly cwd: string;
+}
+
+const USAGE = `Usage: kc-monitor <command> [options]
+
+Commands:
+  status            read every cluster and print connectors and tasks (ships nothing)
+  once              run exactly one monitor tick, as the Azure Function does
+  demo              run the tick against a built-in simulated Connect cluster
+
+Options:
+  --settings FILE   read Values from this local.settings.json (default: ./local.settings.json if present)
+  --out FILE        once: write rows as NDJSON to FILE instead of stdout (when LOGS_INGESTION_ENDPOINT is unset)
+  --all             status: list RUNNING tasks too
+  -h, --help        show this help
+
+Settings come from the environment, then local.settings.json Values. Exit codes: 0 the tick ran,
+1 internal error, 2 bad configuration or usage, 3 a cluster could not be read, 4 rows could not be shipped.`;
+
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const say = (text: string) => io.stderr.write(`${text}\n`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { settings: { type: 'string' }, out: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    say(`kc-monitor: ${oneLine(ensureError(err).message)}\n\n${USAGE}`);
+    return EXIT.CONFIG;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || command === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return EXIT.OK;
+  }
+  try {
+    switch (command) {
+      case 'status':
+        return await status(io, readSettings(io, values.settings), !!values.all);
+      case 'once':
+        return await once(io, readSettings(io, values.settings), values.out);
+      case 'demo':
+        return await demo(io);
+      default:
+        say(`kc-monitor: ${command ? `unknown command "${command}"` : 'no command given'}\n\n${USAGE}`);
+        return EXIT.CONFIG;
+    }
+  } catch (err) {
+    const e = ensureError(err);
+    if (e instanceof ConfigError) {
+      say(`kc-monitor: ${e.message}`);
+      return EXIT.CONFIG;
+    }
+    say(`kc-monitor: ${e instanceof MonitorError ? e.message : `internal error: ${oneLine(e.message)}`}`);
+    return EXIT.INTERNAL;
+  }
+}
+
+/** The environment wins over local.settings.json, as with the Functions host. */
+function readSettings(io: CliIO, file: string | undefined): Settings {
+  const path = resolve(io.cwd, file ?? 'local.settings.json');
+  if (!file && !existsSync(path)) return io.env;
+  let values: unknown;
+  try {
+    values = (JSON.parse(readFileSync(path, 'utf8')) as { Values?: unknown }).Values;
+  } catch (err) {
+    const reason = (err as { code?: string }).code === 'ENOENT' ? 'file not found' : 'not valid JSON';
+    throw new ConfigError([`${file ?? 'local.settings.json'}: ${reason}`]);
+  }
+  if (typeof values !== 'object' || values === null) throw new ConfigError([`${path}: has no "Values" object`]);
+  const fromFile = Object.fromEntries(Object.entries(values).filter(([, v]) => typeof v === 'string')) as Settings;
+  return { ...fromFile, ...Object.fromEntries(Object.entries(io.env).filter(([, v]) => v !== undefined && v !== '')) };
+}
+
+async function status(io: CliIO, settings: Settings, allTasks: boolean): Promise<number> {
+  const monitor = createMonitor(loadConfig(settings, { requireIngestion: false }));
+  try {
+    warn(io, monitor.config.warnings);
+    const result = await monitor.look();
+    io.stdout.write(renderStatus(result.snapshots, { color: useColor(io), allTasks }));
+    return exitCode(result);
+  } finally {
+    await monitor.close();
+  }
+}
+
+async function once(io: CliIO, settings: Settings, out: string | undefined): Promise<number> {
+  const config = loadConfig(settings, { requireIngestion: false });
+  const file = !config.ingestion && out ? createWriteStream(resolve(io.cwd, out)) : undefined;
+  const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout, out ?? 'stdout');
+  const monitor = createMonitor(config, { ...(sink && { sink }) });
+  try {
+    warn(io, config.warnings);
+    const result = await monitor.tick();
+    report(io, result, config.secrets);
+    return exitCode(result);
+  } finally {
+    await monitor.close();
+    if (file) await new Promise((done) => file.end(done));
+  }
+}
+
+async function demo(io: CliIO): Promise<number> {
+  const simulator = new ConnectSimulator({ version: '3.7.0' }).add(...demoConnectors());
+  const url = await simulator.start();
+  const rows: object[] = [];
+  const sink: RowSink = {
+    target: 'memory',
+    ship: async (stream, batch) => {
+      rows.push(...batch);
+      return { stream, sent: batch.length, failed: 0, failures: [] };
+    },
+  };
+  const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'demo', url }]) }, { requireIngestion: false }), { sink });
+  try {
+    io.stdout.write(
+      [
+        'kc-monitor demo: a SIMULATION. A built-in fake Kafka Connect 3.7 cluster runs on',
+        `${url} with a few connectors in trouble; nothing real is read, restarted or shipped.`,
+        '',
+        '',
+      ].join('\n'),
+    );
+    const result = await monitor.tick();
+    io.stdout.write(renderStatus(result.snapshots, { color: useColor(io) }));
+    const failedTask = result.rows.find((r) => r.RecordType === 'task' && r.State === 'FAILED');
+    const counts = ['cluster', 'connector', 'task'].map((t) => `${result.rows.filter((r) => r.RecordType === t).length} ${t}`).join(', ');
+    io.stdout.write(
+      [
+        `In Azure this tick ships ${rows.length} rows (${counts}) to table ${STATUS_TABLE.name} through stream ${STATUS_TABLE.stream}.`,
+        'One of them, a FAILED task (note the database password in the trace is redacted):',
+        JSON.stringify(failedTask, null, 2),
+        '',
+        summarizeTick(result),
+        '',
+      ].join('\n'),
+    );
+    // The demo's own canary: if the simulated password ever reaches a row, say so loudly.
+    if (rows.some((r) => JSON.stringify(r).includes(DEMO_DB_PASSWORD))) throw new MonitorError('demo rows contain the simulated password');
+    return EXIT.OK;
+  } finally {
+    await monitor.close();
+    await simulator.stop();
+  }
+}
+
+function report(io: CliIO, result: TickResult, secrets: readonly string[]): void {
+  const problems = tickProblems(result);
+  warn(io, [...problems.unreadable, ...problems.notShipped].map((line) => redact(line, secrets)));
+  io.stderr.write(`${summarizeTick(result)}\n`);
+}
+
+function warn(io: CliIO, lines: readonly string[]): void {
+  for (const line of lines) io.stderr.write(`kc-monitor: ${line}\n`);
+}
+
+function exitCode(result: TickResult): number {
+  const problems = tickProblems(result);
+  if (problems.notShipped.length > 0) return EXIT.NOT_SHIPPED;
+  if (problems.unreadable.length > 0) return EXIT.CLUSTER_UNREADABLE;
+  return EXIT.OK;
+}
+
+function useColor(io: CliIO): boolean {
+  return !!io.stdout.isTTY && !io.env.NO_COLOR;
+}
+
+/** Entry point of bin/kc-monitor.js. */
+export function run(): void {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`kc-monitor: internal error: ${oneLine(ensureError(err).message)}\n`);
+      process.exitCode = EXIT.INTERNAL;
+    },
+  );
+}

@@ -1,0 +1,267 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { ConfigError } from './errors';
+
+/** App settings as the Functions host and the CLI see them: environment variables. */
+export type Settings = Readonly<Record<string, string | undefined>>;
+
+export type AutoHeal = 'on' | 'off' | 'dry-run';
+
+export interface ClusterConfig {
+  /** Shown in every row; defaults to the URL's host:port. */
+  readonly name: string;
+  /** Base URL, without a trailing slash; may carry a path prefix when Connect sits behind a gateway. */
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** PEM: private CA bundle that replaces the public roots for this cluster. */
+  readonly caCert?: string;
+  /** PEM: client certificate and key for mTLS. */
+  readonly clientCert?: string;
+  readonly clientKey?: string;
+}
+
+export interface IngestionConfig {
+  readonly endpoint: string;
+  readonly dcrImmutableId: string;
+}
+
+export interface MonitorConfig {
+  readonly clusters: readonly ClusterConfig[];
+  /** Absent when rows go elsewhere (the CLI writes NDJSON). */
+  readonly ingestion?: IngestionConfig;
+  readonly autoHeal: AutoHeal;
+  /** User-assigned managed identity; absent means system-assigned (or a developer login locally). */
+  readonly managedIdentityClientId?: string;
+  /** Values that must never appear in a row, log line or message. */
+  readonly secrets: readonly string[];
+  /** Things that work but deserve a look; printed once, never fatal. */
+  readonly warnings: readonly string[];
+}
+
+export interface LoadOptions {
+  /** The function needs somewhere to ship rows; the CLI can write them to a file instead. */
+  readonly requireIngestion: boolean;
+}
+
+const AUTO_HEAL_VALUES: readonly AutoHeal[] = ['on', 'off', 'dry-run'];
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DCR_IMMUTABLE_ID = /^dcr-[0-9a-f]{32}$/i;
+
+/** Per-cluster fields of KAFKA_CONNECT_CLUSTERS; each may instead be named by a setting: `"passwordSetting": "EAST_PASSWORD"`. */
+const CLUSTER_FIELDS = ['name', 'url', 'username', 'password', 'caCert', 'clientCert', 'clientKey'] as const;
+type ClusterField = (typeof CLUSTER_FIELDS)[number];
+
+/**
+ * Reads and validates every setting at once. Throws one ConfigError listing every problem;
+ * messages name the setting and never echo a secret.
+ */
+export function loadConfig(settings: Settings, options: LoadOptions): MonitorConfig {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const clusters = readClusters(settings, problems, warnings);
+
+  const endpoint = value(settings, 'LOGS_INGESTION_ENDPOINT');
+  const dcrImmutableId = value(settings, 'LOGS_DCR_IMMUTABLE_ID');
+  let ingestion: IngestionConfig | undefined;
+  if (endpoint || dcrImmutableId || options.requireIngestion) {
+    if (!endpoint) problems.push('LOGS_INGESTION_ENDPOINT: missing (the DCR logs ingestion endpoint, https://…ingest.monitor.azure.com)');
+    else if (!isUrl(endpoint, ['https:'])) problems.push(`LOGS_INGESTION_ENDPOINT: ${JSON.stringify(endpoint)} is not an https URL`);
+    if (!dcrImmutableId) problems.push('LOGS_DCR_IMMUTABLE_ID: missing (the DCR immutable id, dcr-…)');
+    else if (!DCR_IMMUTABLE_ID.test(dcrImmutableId)) problems.push(`LOGS_DCR_IMMUTABLE_ID: ${JSON.stringify(dcrImmutableId)} is not a DCR immutable id (dcr- and 32 hex digits)`);
+    if (endpoint && dcrImmutableId) ingestion = { endpoint: endpoint.replace(/\/+$/, ''), dcrImmutableId };
+  }
+
+  const autoHealRaw = (value(settings, 'AUTO_HEAL') ?? 'on').toLowerCase();
+  const autoHeal = AUTO_HEAL_VALUES.find((v) => v === autoHealRaw);
+  if (!autoHeal) problems.push(`AUTO_HEAL: ${JSON.stringify(autoHealRaw)} is not one of ${AUTO_HEAL_VALUES.join(', ')}`);
+
+  const clientId = value(settings, 'AZURE_CLIENT_ID');
+  if (clientId && !GUID.test(clientId)) problems.push(`AZURE_CLIENT_ID: ${JSON.stringify(clientId)} is not a client id (a GUID)`);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const secrets = clusters.flatMap((c) => [c.password, c.clientKey].filter((s): s is string => !!s));
+  return {
+    clusters,
+    ...(ingestion && { ingestion }),
+    autoHeal: autoHeal ?? 'on',
+    ...(clientId && { managedIdentityClientId: clientId }),
+    secrets,
+    warnings,
+  };
+}
+
+function readClusters(settings: Settings, problems: string[], warnings: string[]): ClusterConfig[] {
+  const list = value(settings, 'KAFKA_CONNECT_CLUSTERS');
+  if (list) {
+    if (value(settings, 'KAFKA_CONNECT_URL')) warnings.push('KAFKA_CONNECT_URL is ignored because KAFKA_CONNECT_CLUSTERS is set');
+    return readClusterList(settings, list, problems, warnings);
+  }
+  const url = value(settings, 'KAFKA_CONNECT_URL');
+  if (!url) {
+    problems.push('KAFKA_CONNECT_URL: missing (the Connect REST URL, e.g. https://connect.internal:8083; or set KAFKA_CONNECT_CLUSTERS)');
+    return [];
+  }
+  const cluster = checkCluster(
+    'KAFKA_CONNECT_',
+    {
+      url,
+      username: value(settings, 'KAFKA_CONNECT_USERNAME'),
+      password: value(settings, 'KAFKA_CONNECT_PASSWORD'),
+      caCert: value(settings, 'KAFKA_CONNECT_CA_CERT'),
+      clientCert: value(settings, 'KAFKA_CONNECT_CLIENT_CERT'),
+      clientKey: value(settings, 'KAFKA_CONNECT_CLIENT_KEY'),
+    },
+    (field) => `KAFKA_CONNECT_${SINGLE_CLUSTER_SUFFIX[field]}`,
+    problems,
+    warnings,
+  );
+  return cluster ? [cluster] : [];
+}
+
+const SINGLE_CLUSTER_SUFFIX: Record<ClusterField, string> = {
+  name: 'NAME',
+  url: 'URL',
+  username: 'USERNAME',
+  password: 'PASSWORD',
+  caCert: 'CA_CERT',
+  clientCert: 'CLIENT_CERT',
+  clientKey: 'CLIENT_KEY',
+};
+
+function readClusterList(settings: Settings, text: string, problems: string[], warnings: string[]): ClusterConfig[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // The parser's own message quotes the input, which may hold a password: say only what is expected.
+    problems.push('KAFKA_CONNECT_CLUSTERS: not valid JSON (expected an array like [{"name":"east","url":"https://connect-east:8083"}])');
+    return [];
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    problems.push('KAFKA_CONNECT_CLUSTERS: expected a non-empty JSON array of clusters');
+    return [];
+  }
+  const clusters: ClusterConfig[] = [];
+  parsed.forEach((entry: unknown, i) => {
+    const at = `KAFKA_CONNECT_CLUSTERS[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      problems.push(`${at}: expected an object with at least "url"`);
+      return;
+    }
+    const raw: Partial<Record<ClusterField, string>> = {};
+    for (const [key, v] of Object.entries(entry)) {
+      const field = CLUSTER_FIELDS.find((f) => f === key || `${f}Setting` === key);
+      if (!field) {
+        problems.push(`${at}: unknown field "${key}" (known: ${CLUSTER_FIELDS.join(', ')}, or <field>Setting to name the setting that holds it)`);
+        continue;
+      }
+      if (typeof v !== 'string') {
+        problems.push(`${at}.${key}: expected a string`);
+        continue;
+      }
+      if (key === field) raw[field] = v;
+      else if (value(settings, v) === undefined) problems.push(`${at}.${key}: the setting ${v} is not set`);
+      else raw[field] = value(settings, v);
+    }
+    const cluster = checkCluster(at, raw, (field) => `${at}.${field}`, problems, warnings);
+    if (cluster) clusters.push(cluster);
+  });
+  const seen = new Set<string>();
+  for (const c of clusters) {
+    if (seen.has(c.name)) problems.push(`KAFKA_CONNECT_CLUSTERS: two clusters are named "${c.name}"; give each a unique "name"`);
+    seen.add(c.name);
+  }
+  return clusters;
+}
+
+function checkCluster(
+  at: string,
+  raw: Partial<Record<ClusterField, string | undefined>>,
+  settingOf: (field: ClusterField) => string,
+  problems: string[],
+  warnings: string[],
+): ClusterConfig | undefined {
+  const before = problems.length;
+  const url = raw.url?.trim();
+  let parsed: URL | undefined;
+  if (!url) problems.push(`${settingOf('url')}: missing`);
+  else if (!isUrl(url, ['http:', 'https:'])) problems.push(`${settingOf('url')}: ${JSON.stringify(redactUrl(url))} is not an http(s) URL`);
+  else {
+    parsed = new URL(url);
+    if (parsed.username || parsed.password) {
+      problems.push(`${settingOf('url')}: put credentials in ${settingOf('username')} and ${settingOf('password')}, not in the URL`);
+    }
+  }
+  if (!!raw.username !== !!raw.password) {
+    problems.push(`${raw.username ? settingOf('password') : settingOf('username')}: missing (basic auth needs both username and password)`);
+  }
+  if (!!raw.clientCert !== !!raw.clientKey) {
+    problems.push(`${raw.clientCert ? settingOf('clientKey') : settingOf('clientCert')}: missing (mTLS needs both the client certificate and its key)`);
+  }
+  const caCert = raw.caCert && pem(raw.caCert);
+  const clientCert = raw.clientCert && pem(raw.clientCert);
+  const clientKey = raw.clientKey && pem(raw.clientKey);
+  if (caCert && !isCertificate(caCert)) problems.push(`${settingOf('caCert')}: not a PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  if (clientCert && !isCertificate(clientCert)) problems.push(`${settingOf('clientCert')}: not a PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  if (clientKey && !isPrivateKey(clientKey)) problems.push(`${settingOf('clientKey')}: not an unencrypted PEM private key`);
+  if (parsed && parsed.protocol === 'http:' && (caCert || clientCert)) {
+    problems.push(`${settingOf('url')}: certificates are set but the URL is http:, not https:`);
+  }
+  if (problems.length > before || !parsed) return undefined;
+
+  const name = raw.name?.trim() || parsed.host;
+  if (parsed.protocol === 'http:' && raw.password) {
+    warnings.push(`${name}: basic auth over plain http sends the password unencrypted; use https`);
+  }
+  return {
+    name,
+    url: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`,
+    ...(raw.username && { username: raw.username }),
+    ...(raw.password && { password: raw.password }),
+    ...(caCert && { caCert }),
+    ...(clientCert && { clientCert }),
+    ...(clientKey && { clientKey }),
+  };
+}
+
+/** A blank setting counts as unset: Bicep and the portal leave empty strings behind. */
+function value(settings: Settings, name: string): string | undefined {
+  const v = settings[name];
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+function isUrl(text: string, protocols: readonly string[]): boolean {
+  try {
+    return protocols.includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** Shows a bad URL without whatever credentials it may carry. */
+function redactUrl(text: string): string {
+  return text.replace(/\/\/[^/@\s]*@/, '//***@');
+}
+
+/** App settings cannot hold newlines easily; accept PEM with literal \n. */
+function pem(text: string): string {
+  return text.includes('\\n') ? text.replace(/\\n/g, '\n') : text;
+}
+
+function isCertificate(text: string): boolean {
+  try {
+    new X509Certificate(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isPrivateKey(text: string): boolean {
+  try {
+    createPrivateKey(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,175 @@
+import { Agent, request } from 'undici';
+import type { ClusterConfig } from '../config';
+import { ConnectError, type ConnectFailure, oneLine } from '../errors';
+import { redact } from '../redact';
+
+/** Well under the function timeout and the 5-minute schedule; Connect itself gives up on a request after 90 s. */
+export interface ConnectTimeouts {
+  readonly connectMs: number;
+  readonly headersMs: number;
+  readonly bodyMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ConnectTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 };
+
+/** A proxy that streams garbage must not exhaust the function's memory. 5,000 connectors expanded are ~10 MB. */
+const MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
+
+export interface ConnectResponse {
+  readonly status: number;
+  /** Parsed JSON, or undefined for an empty body (204). */
+  readonly body: unknown;
+}
+
+/**
+ * One Kafka Connect cluster's REST API over undici: one Agent with the cluster's TLS settings and explicit
+ * timeouts, basic auth on every request, and every failure turned into a ConnectError that says what came back.
+ */
+export class ConnectClient {
+  private readonly agent: Agent;
+  private readonly authorization: string | undefined;
+  private readonly secrets: readonly string[];
+  /** Requests sent, for the tick summary and the benchmark. */
+  requests = 0;
+
+  constructor(
+    readonly cluster: ClusterConfig,
+    private readonly timeouts: ConnectTimeouts = DEFAULT_TIMEOUTS,
+  ) {
+    this.agent = new Agent({
+      // TLS verification stays on: there is deliberately no setting to turn it off. A private CA goes in caCert.
+      connect: {
+        timeout: timeouts.connectMs,
+        ...(cluster.caCert && { ca: cluster.caCert }),
+        ...(cluster.clientCert && { cert: cluster.clientCert }),
+        ...(cluster.clientKey && { key: cluster.clientKey }),
+      },
+      headersTimeout: timeouts.headersMs,
+      bodyTimeout: timeouts.bodyMs,
+      maxResponseSize: MAX_RESPONSE_BYTES,
+      connections: 16,
+    });
+    this.authorization = cluster.username
+      ? `Basic ${Buffer.from(`${cluster.username}:${cluster.password ?? ''}`).toString('base64')}`
+      : undefined;
+    this.secrets = [cluster.password, this.authorization].filter((s): s is string => !!s);
+  }
+
+  get name(): string {
+    return this.cluster.name;
+  }
+
+  /** GET and parse JSON; any non-2xx status is a ConnectError. */
+  async get(path: string, signal?: AbortSignal): Promise<unknown> {
+    return (await this.send('GET', path, signal)).body;
+  }
+
+  async post(path: string, signal?: AbortSignal): Promise<ConnectResponse> {
+    return this.send('POST', path, signal);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, signal?: AbortSignal): Promise<ConnectResponse> {
+    try {
+      return await this.once(method, path, signal);
+    } catch (err) {
+      // A kept-alive socket the server already closed fails before any response: one retry on a fresh one.
+      if (method === 'GET' && err instanceof ConnectError && err.kind === 'UNREACHABLE' && !err.status && !signal?.aborted) {
+        return this.once(method, path, signal);
+      }
+      throw err;
+    }
+  }
+
+  private async once(method: 'GET' | 'POST', path: string, signal?: AbortSignal): Promise<ConnectResponse> {
+    const fail = (kind: ConnectFailure, detail: string, status?: number) =>
+      new ConnectError(this.name, kind, method, path, redact(oneLine(detail, 240), this.secrets), status);
+    this.requests++;
+    let status: number | undefined;
+    let contentType: string;
+    let text: string;
+    try {
+      const res = await request(`${this.cluster.url}${path}`, {
+        method,
+        dispatcher: this.agent,
+        headers: { accept: 'application/json', ...(this.authorization && { authorization: this.authorization }) },
+        ...(signal && { signal }),
+      });
+      status = res.statusCode;
+      contentType = String(res.headers['content-type'] ?? '');
+      text = await res.body.text();
+    } catch (err) {
+      const [kind, detail] = describeTransportError(err, this.timeouts, status !== undefined);
+      throw fail(kind, detail, status);
+    }
+
+    if (status < 200 || status > 299) throw fail(statusFailure(status), bodyDetail(text, contentType) || 'empty body', status);
+    if (text.length === 0) return { status, body: undefined };
+    try {
+      return { status, body: JSON.parse(text) as unknown };
+    } catch {
+      const looksCut = /^\s*[[{]/.test(text);
+      throw fail(
+        'BAD_RESPONSE',
+        looksCut
+          ? `truncated or malformed JSON (${text.length} chars received)`
+          : `expected JSON, got ${contentType || 'no content-type'}: ${bodyDetail(text, contentType)}`,
+        status,
+      );
+    }
+  }
+}
+
+function statusFailure(status: number): ConnectFailure {
+  if (status === 401) return 'UNAUTHORIZED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 409) return 'CONFLICT';
+  if (status >= 500) return 'SERVER_ERROR';
+  return 'BAD_RESPONSE';
+}
+
+/** Connect answers {"error_code","message"}; its auth filter plain text; proxies HTML. Never assume JSON. */
+export function bodyDetail(text: string, contentType: string): string {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(trimmed) as { message?: unknown };
+      if (typeof parsed.message === 'string') return oneLine(parsed.message, 200);
+    } catch {
+      // not JSON after all: fall through to text
+    }
+  }
+  if (contentType.includes('html') || /^<(!doctype|html)/i.test(trimmed)) {
+    const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(trimmed)?.[1];
+    const visible = (title ?? trimmed.replace(/<[^>]*>/g, ' ')).trim();
+    return oneLine(`HTML page: ${visible}`, 200);
+  }
+  return oneLine(trimmed, 200);
+}
+
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|HOSTNAME_MISMATCH)/;
+
+/** Maps undici's and Node's error codes (stable, unlike messages) to a failure an operator can act on. */
+function describeTransportError(err: unknown, timeouts: ConnectTimeouts, gotHeaders: boolean): [ConnectFailure, string] {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.code ?? '';
+  const causeCode = e.cause?.code ?? '';
+  const message = e.message ?? String(err);
+  if (e.name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return ['ABORTED', 'the tick deadline passed'];
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return ['TIMEOUT', `no connection within ${timeouts.connectMs / 1000} s`];
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return ['TIMEOUT', `no response within ${timeouts.headersMs / 1000} s`];
+  if (code === 'UND_ERR_BODY_TIMEOUT') return ['TIMEOUT', `response body stalled for ${timeouts.bodyMs / 1000} s`];
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return ['BAD_RESPONSE', `response larger than ${MAX_RESPONSE_BYTES / 1048576} MiB`];
+  for (const c of [code, causeCode]) {
+    if (c === 'ENOTFOUND' || c === 'EAI_AGAIN') return ['DNS_FAILURE', `cannot resolve the host name (${c}); check the private DNS zone link`];
+    if (TLS_CODES.test(c)) return ['TLS_ERROR', `${c}: ${e.cause?.message ?? message}`];
+  }
+  if (/certificate|ssl|tls|handshake/i.test(message)) return ['TLS_ERROR', message];
+  if (gotHeaders) return ['BAD_RESPONSE', `response cut off (${code || message})`];
+  const reason = code === 'ECONNREFUSED' ? 'connection refused' : code === 'UND_ERR_SOCKET' ? 'connection closed by the server' : message;
+  return ['UNREACHABLE', `${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`];
+}

@@ -1,0 +1,69 @@
+import { mapLimit } from '../concurrency';
+import { ConnectError, ensureError, oneLine } from '../errors';
+import type { ConnectClient } from './client';
+import { type ConnectorStatus, parseConnector, parseExpanded, parseNames } from './status';
+import { parseKafkaVersion, supportsExpand } from './version';
+
+/** What one tick saw of one cluster. A cluster that could not be read has `error` and no connectors. */
+export interface ClusterSnapshot {
+  readonly cluster: string;
+  readonly version?: string;
+  readonly connectors: readonly ConnectorStatus[];
+  readonly error?: ConnectError;
+  /** How the statuses were read: one expanded request, or the pre-2.3 name list plus one request each. */
+  readonly mode?: 'expanded' | 'per-connector';
+}
+
+export interface ReadOptions {
+  readonly maxTraceBytes: number;
+  /** In-flight status requests per cluster on Connect < 2.3. */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+}
+
+const EXPANDED_PATH = '/connectors?expand=status&expand=info';
+
+/**
+ * Reads the status of every connector of a cluster: `GET /` for the version, then ONE expanded
+ * `GET /connectors?expand=status&expand=info` — or, before Kafka 2.3, the name list and one status request
+ * per connector. Never throws: a failure becomes the snapshot's `error`.
+ */
+export async function readCluster(client: ConnectClient, options: ReadOptions): Promise<ClusterSnapshot> {
+  const cluster = client.name;
+  const parse = { maxTraceBytes: options.maxTraceBytes, secrets: client.cluster.password ? [client.cluster.password] : [] };
+  let version: string | undefined;
+  try {
+    const root = await client.get('/', options.signal);
+    version = typeof (root as { version?: unknown })?.version === 'string' ? oneLine((root as { version: string }).version, 60) : undefined;
+    const withVersion = { cluster, ...(version && { version }) };
+
+    let names: string[];
+    if (supportsExpand(parseKafkaVersion(version))) {
+      const parsed = parseExpanded(await client.get(EXPANDED_PATH, options.signal), parse);
+      if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', EXPANDED_PATH, parsed.detail, 200);
+      if (parsed.kind === 'expanded') return { ...withVersion, connectors: parsed.connectors, mode: 'expanded' };
+      names = parsed.names; // the version said 2.3+, the answer says otherwise: trust the answer
+    } else {
+      const parsed = parseNames(await client.get('/connectors', options.signal));
+      if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', '/connectors', parsed.detail, 200);
+      names = parsed.names;
+    }
+
+    const connectors = await mapLimit(names, options.concurrency ?? 8, async (name) => {
+      try {
+        const status = await client.get(`/connectors/${encodeURIComponent(name)}/status`, options.signal);
+        return parseConnector(name, status, undefined, parse);
+      } catch (err) {
+        // Deleted between the list and its status: gone, not broken.
+        if (err instanceof ConnectError && err.kind === 'NOT_FOUND') return undefined;
+        if (err instanceof ConnectError && err.kind === 'ABORTED') throw err;
+        const e = ensureError(err);
+        return { name, state: 'UNKNOWN', tasks: [], detail: e instanceof ConnectError ? e.message : oneLine(e.message) } satisfies ConnectorStatus;
+      }
+    });
+    return { ...withVersion, connectors: connectors.filter((c) => c !== undefined), mode: 'per-connector' };
+  } catch (err) {
+    const error = err instanceof ConnectError ? err : new ConnectError(cluster, 'BAD_RESPONSE', 'GET', '/', oneLine(ensureError(err).message));
+    return { cluster, ...(version && { version }), connectors: [], error };
+  }
+}

@@ -1,0 +1,134 @@
+import { oneLine } from '../errors';
+import { redact, secretValues, truncateTrace } from '../redact';
+
+/** What Connect reports for a task (ConnectorStateInfo.TaskState). */
+export interface TaskStatus {
+  readonly id: number;
+  readonly state: string;
+  readonly workerId?: string;
+  readonly trace?: string;
+}
+
+/** A connector as observed in one tick: its status plus the two config values that are safe to keep. */
+export interface ConnectorStatus {
+  readonly name: string;
+  readonly state: string;
+  readonly type?: string;
+  readonly workerId?: string;
+  readonly trace?: string;
+  readonly tasks: readonly TaskStatus[];
+  readonly connectorClass?: string;
+  readonly tasksMax?: number;
+  /** Set when this one connector could not be read; the others still are. */
+  readonly detail?: string;
+}
+
+export interface ParseOptions {
+  /** Values to scrub from traces verbatim (the cluster's own password, for one). */
+  readonly secrets?: readonly string[];
+  /** Traces are cut to this many UTF-8 bytes. */
+  readonly maxTraceBytes: number;
+}
+
+/** Connect states are upper-case words; anything else is kept but bounded so a bad proxy cannot flood a column. */
+function state(value: unknown): string {
+  return typeof value === 'string' && value.length > 0 ? oneLine(value, 40).toUpperCase() : 'UNKNOWN';
+}
+
+function str(value: unknown, max = 200): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? oneLine(value, max) : undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function cleanTrace(value: unknown, secrets: readonly string[], maxBytes: number): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? truncateTrace(redact(value, secrets), maxBytes) : undefined;
+}
+
+/**
+ * Parses one ConnectorStateInfo (`GET /connectors/{name}/status`, or the `status` of an expanded entry) and,
+ * when present, the ConnectorInfo (`info`), keeping only `connector.class` and `tasks.max` from its config:
+ * the rest holds passwords in plain text. Never throws: malformed parts become UNKNOWN with a detail.
+ */
+export function parseConnector(name: string, status: unknown, info: unknown, options: ParseOptions): ConnectorStatus {
+  const config = isObject(info) && isObject(info.config) ? info.config : {};
+  const secrets = [...(options.secrets ?? []), ...secretValues(config)];
+  const connectorClass = str(config['connector.class']);
+  const tasksMaxNumber = Number(config['tasks.max']);
+  const tasksMax = Number.isInteger(tasksMaxNumber) && tasksMaxNumber >= 0 ? tasksMaxNumber : undefined;
+  const common = { name, ...(connectorClass && { connectorClass }), ...(tasksMax !== undefined && { tasksMax }) };
+
+  if (!isObject(status) || !isObject(status.connector)) {
+    return { ...common, state: 'UNKNOWN', tasks: [], detail: 'status response has no "connector" object' };
+  }
+  const c = status.connector;
+  const tasks: TaskStatus[] = [];
+  let malformedTasks = 0;
+  for (const t of Array.isArray(status.tasks) ? status.tasks : []) {
+    if (!isObject(t) || !Number.isInteger(t.id) || (t.id as number) < 0) {
+      malformedTasks++;
+      continue;
+    }
+    const workerId = str(t.worker_id);
+    const trace = cleanTrace(t.trace, secrets, options.maxTraceBytes);
+    tasks.push({ id: t.id as number, state: state(t.state), ...(workerId && { workerId }), ...(trace && { trace }) });
+  }
+  tasks.sort((a, b) => a.id - b.id);
+  const type = str(status.type, 20)?.toLowerCase() ?? (isObject(info) ? str(info.type, 20)?.toLowerCase() : undefined);
+  const workerId = str(c.worker_id);
+  const trace = cleanTrace(c.trace, secrets, options.maxTraceBytes);
+  return {
+    ...common,
+    state: state(c.state),
+    ...(type && { type }),
+    ...(workerId && { workerId }),
+    ...(trace && { trace }),
+    tasks,
+    ...(malformedTasks > 0 && { detail: `${malformedTasks} task entr${malformedTasks === 1 ? 'y' : 'ies'} without a valid id ignored` }),
+  };
+}
+
+export type ExpandedParse =
+  | { readonly kind: 'expanded'; readonly connectors: ConnectorStatus[] }
+  /** Connect < 2.3 ignores `expand` and answers the plain name list. */
+  | { readonly kind: 'names'; readonly names: string[] }
+  | { readonly kind: 'invalid'; readonly detail: string };
+
+/** Parses `GET /connectors?expand=status&expand=info` (an object keyed by connector name). */
+export function parseExpanded(body: unknown, options: ParseOptions): ExpandedParse {
+  if (Array.isArray(body)) return parseNames(body);
+  if (!isObject(body)) return { kind: 'invalid', detail: `expected an object keyed by connector name, got ${describe(body)}` };
+  const connectors: ConnectorStatus[] = [];
+  for (const [name, entry] of Object.entries(body)) {
+    if (!isObject(entry)) continue;
+    // Connect omits a connector whose status record is missing, and `info` can be null when it was
+    // deleted mid-request; an entry with no status at all means `expand` was not understood.
+    if (entry.status === undefined) return { kind: 'invalid', detail: `entry "${oneLine(name, 80)}" has no status (is "expand" supported?)` };
+    connectors.push(parseConnector(name, entry.status, entry.info, options));
+  }
+  return { kind: 'expanded', connectors };
+}
+
+export function parseNames(body: unknown): Extract<ExpandedParse, { kind: 'names' } | { kind: 'invalid' }> {
+  if (!Array.isArray(body)) return { kind: 'invalid', detail: `expected a list of connector names, got ${describe(body)}` };
+  return { kind: 'names', names: body.filter((n): n is string => typeof n === 'string' && n.length > 0) };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+/** The facts of a ConnectorStatus an operator reads first. */
+export function countTasks(connector: ConnectorStatus): { total: number; running: number; failed: number } {
+  let running = 0;
+  let failed = 0;
+  for (const t of connector.tasks) {
+    if (t.state === 'RUNNING') running++;
+    else if (t.state === 'FAILED') failed++;
+  }
+  return { total: connector.tasks.length, running, failed };
+}

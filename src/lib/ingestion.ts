@@ -1,0 +1,96 @@
+import type { Writable } from 'node:stream';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { LogsIngestionClient, isAggregateLogsUploadError } from '@azure/monitor-ingestion';
+import type { IngestionConfig } from './config';
+import { ensureError, oneLine } from './errors';
+import { redact } from './redact';
+
+/** One chunk the Logs Ingestion API refused: what it said, and how many rows it held. */
+export interface ShipFailure {
+  readonly rows: number;
+  readonly status?: number;
+  readonly reason: string;
+}
+
+export interface ShipResult {
+  readonly stream: string;
+  readonly sent: number;
+  readonly failed: number;
+  readonly failures: readonly ShipFailure[];
+}
+
+/** Where rows go. A failure is data in the result, never a throw: the tick's other work goes on. */
+export interface RowSink {
+  readonly target: string;
+  ship(stream: string, rows: readonly object[], signal?: AbortSignal): Promise<ShipResult>;
+}
+
+/** The Logs Ingestion API through a Data Collection Rule, authenticated by managed identity. */
+export class LogsIngestionSink implements RowSink {
+  private readonly client: LogsIngestionClient;
+  readonly target: string;
+
+  constructor(
+    private readonly config: IngestionConfig,
+    credential: TokenCredential,
+    private readonly secrets: readonly string[] = [],
+  ) {
+    this.client = new LogsIngestionClient(config.endpoint, credential);
+    this.target = `${new URL(config.endpoint).host} (${config.dcrImmutableId})`;
+  }
+
+  async ship(stream: string, rows: readonly object[], signal?: AbortSignal): Promise<ShipResult> {
+    if (rows.length === 0) return { stream, sent: 0, failed: 0, failures: [] };
+    const logs = rows as Record<string, unknown>[];
+    try {
+      await this.client.upload(this.config.dcrImmutableId, stream, logs, { maxConcurrency: 4, ...(signal && { abortSignal: signal }) });
+      return { stream, sent: rows.length, failed: 0, failures: [] };
+    } catch (err) {
+      // The SDK's aggregate message is empty ("undefined\n}"): describe each failed chunk ourselves.
+      const failures: ShipFailure[] = isAggregateLogsUploadError(err)
+        ? err.errors.map((e) => ({ rows: e.failedLogs.length, ...describeCause(e.cause, this.secrets) }))
+        : [{ rows: rows.length, ...describeCause(ensureError(err), this.secrets) }];
+      const failed = Math.min(rows.length, failures.reduce((n, f) => n + f.rows, 0));
+      return { stream, sent: rows.length - failed, failed, failures };
+    }
+  }
+}
+
+/** A managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one), a developer login locally. */
+export function createCredential(managedIdentityClientId?: string): TokenCredential {
+  return new DefaultAzureCredential(managedIdentityClientId ? { managedIdentityClientId } : {});
+}
+
+const STATUS_HINTS: Record<number, string> = {
+  400: 'rows do not match the DCR stream declaration',
+  401: 'token rejected',
+  403: 'the identity lacks Monitoring Metrics Publisher on the DCR (a new role assignment can take 30 minutes)',
+  404: 'no such DCR or stream: check LOGS_DCR_IMMUTABLE_ID and LOGS_INGESTION_ENDPOINT',
+  413: 'request too large',
+  429: 'throttled',
+};
+
+function describeCause(cause: Error, secrets: readonly string[]): { status?: number; reason: string } {
+  const e = cause as Error & { statusCode?: number; code?: string };
+  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const hint = status !== undefined ? STATUS_HINTS[status] : undefined;
+  const message = oneLine(redact(e.message || e.code || e.name, secrets), 200);
+  const reason = [status !== undefined ? `HTTP ${status}` : e.name, e.code && !message.includes(e.code) ? e.code : undefined, message, hint]
+    .filter(Boolean)
+    .join(': ');
+  return { ...(status !== undefined && { status }), reason: oneLine(reason, 400) };
+}
+
+/** Rows as newline-delimited JSON, for `kc-monitor once` without an ingestion endpoint. */
+export class NdjsonSink implements RowSink {
+  constructor(
+    private readonly out: Writable,
+    readonly target: string,
+  ) {}
+
+  async ship(stream: string, rows: readonly object[]): Promise<ShipResult> {
+    const text = rows.map((r) => `${JSON.stringify({ Stream: stream, ...r })}\n`).join('');
+    await new Promise<void>((resolve, reject) => this.out.write(text, (err) => (err ? reject(err) : resolve())));
+    return { stream, sent: rows.length, failed: 0, failures: [] };
+  }
+}

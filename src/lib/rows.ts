@@ -1,0 +1,87 @@
+import type { ClusterSnapshot } from './connect/read';
+import { countTasks } from './connect/status';
+import { MAX_VALUE_BYTES } from './schema';
+import { headBytes, utf8Length } from './redact';
+
+/** A row of KafkaConnect_CL (columns in infra/tables.json). Empty values are left out: they cost nothing. */
+export interface StatusRow {
+  TimeGenerated: string;
+  CorrelationId: string;
+  Cluster: string;
+  RecordType: 'cluster' | 'connector' | 'task';
+  ConnectorName?: string;
+  ConnectorType?: string;
+  ConnectorClass?: string;
+  TaskId?: number;
+  State: string;
+  WorkerId?: string;
+  Trace?: string;
+  TasksTotal?: number;
+  TasksRunning?: number;
+  TasksFailed?: number;
+  TasksMax?: number;
+  ConnectVersion?: string;
+  Detail?: string;
+}
+
+/** What every row of one tick shares. */
+export interface TickStamp {
+  readonly timeGenerated: string;
+  readonly correlationId: string;
+}
+
+/** The cluster row, then each connector row followed by its task rows. */
+export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot): StatusRow[] {
+  const base = { TimeGenerated: stamp.timeGenerated, CorrelationId: stamp.correlationId, Cluster: snapshot.cluster };
+  const rows: StatusRow[] = [
+    {
+      ...base,
+      RecordType: 'cluster',
+      State: snapshot.error ? snapshot.error.kind : 'REACHABLE',
+      ...(snapshot.version && { ConnectVersion: snapshot.version }),
+      ...(snapshot.error && { Detail: snapshot.error.message }),
+    },
+  ];
+  for (const c of snapshot.connectors) {
+    const tasks = countTasks(c);
+    const connector = { ConnectorName: c.name, ...(c.type && { ConnectorType: c.type }) };
+    rows.push({
+      ...base,
+      RecordType: 'connector',
+      ...connector,
+      ...(c.connectorClass && { ConnectorClass: c.connectorClass }),
+      State: c.state,
+      ...(c.workerId && { WorkerId: c.workerId }),
+      ...(c.trace && { Trace: c.trace }),
+      TasksTotal: tasks.total,
+      TasksRunning: tasks.running,
+      TasksFailed: tasks.failed,
+      ...(c.tasksMax !== undefined && { TasksMax: c.tasksMax }),
+      ...(c.detail && { Detail: c.detail }),
+    });
+    for (const t of c.tasks) {
+      rows.push({
+        ...base,
+        RecordType: 'task',
+        ...connector,
+        TaskId: t.id,
+        State: t.state,
+        ...(t.workerId && { WorkerId: t.workerId }),
+        ...(t.trace && { Trace: t.trace }),
+      });
+    }
+  }
+  return rows.map(fitValues);
+}
+
+/** Log Analytics cuts values over 64 KB silently; cut them here instead, visibly and on a character boundary. */
+export function fitValues<T extends object>(row: T): T {
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(row)) {
+    if (typeof value === 'string' && utf8Length(value) > MAX_VALUE_BYTES) {
+      copy ??= { ...row } as Record<string, unknown>;
+      copy[key] = `${headBytes(value, MAX_VALUE_BYTES - 16)} …[cut]`;
+    }
+  }
+  return (copy as T | undefined) ?? row;
+}

@@ -1,0 +1,17 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueCertificate, makeCertificateAuthority } from './fakes/tls';
+
+/** One CA for the loopback https fakes, trusted by every test process through NODE_EXTRA_CA_CERTS. */
+export default async function setup(): Promise<() => void> {
+  const dir = mkdtempSync(join(tmpdir(), 'kc-monitor-tls-'));
+  const ca = await makeCertificateAuthority('kc-monitor test CA');
+  const server = await issueCertificate(ca, 'localhost');
+  writeFileSync(join(dir, 'ca.pem'), ca.cert);
+  writeFileSync(join(dir, 'server.key'), server.key);
+  writeFileSync(join(dir, 'server.pem'), server.cert);
+  process.env.NODE_EXTRA_CA_CERTS = join(dir, 'ca.pem');
+  process.env.KC_MONITOR_TEST_TLS = dir;
+  return () => rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Makes the test CA and sets NODE_EXTRA_CA_CERTS before the test processes start, so the real
+    // Azure SDK trusts the https ingestion fake without any test-only code path in src/.
+    globalSetup: ['test/globalSetup.ts'],
+    pool: 'forks',
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    // CI reads its pass/fail counts from this file (.ci/run).
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.vitest-results.json' }]] : ['default'],
+  },
+});
