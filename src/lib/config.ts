@@ -149,6 +149,7 @@ function readClusterList(settings: Settings, text: string, problems: string[], w
       return;
     }
     const raw: Partial<Record<ClusterField, string>> = {};
+    const unresolved = new Set<ClusterField>();
     for (const [key, v] of Object.entries(entry)) {
       const field = CLUSTER_FIELDS.find((f) => f === key || `${f}Setting` === key);
       if (!field) {
@@ -160,10 +161,12 @@ function readClusterList(settings: Settings, text: string, problems: string[], w
         continue;
       }
       if (key === field) raw[field] = v;
-      else if (value(settings, v) === undefined) problems.push(`${at}.${key}: the setting ${v} is not set`);
-      else raw[field] = value(settings, v);
+      else if (value(settings, v) === undefined) {
+        problems.push(`${at}.${key}: the setting ${v} is not set`);
+        unresolved.add(field);
+      } else raw[field] = value(settings, v);
     }
-    const cluster = checkCluster(at, raw, (field) => `${at}.${field}`, problems, warnings);
+    const cluster = checkCluster(at, raw, (field) => `${at}.${field}`, problems, warnings, unresolved);
     if (cluster) clusters.push(cluster);
   });
   const seen = new Set<string>();
@@ -180,11 +183,16 @@ function checkCluster(
   settingOf: (field: ClusterField) => string,
   problems: string[],
   warnings: string[],
+  /** Fields named by a setting that is not set: already reported, so not reported again as missing. */
+  unresolved: ReadonlySet<ClusterField> = new Set(),
 ): ClusterConfig | undefined {
   const before = problems.length;
+  const given = (field: ClusterField) => !!raw[field] || unresolved.has(field);
   const url = raw.url?.trim();
   let parsed: URL | undefined;
-  if (!url) problems.push(`${settingOf('url')}: missing`);
+  if (!url) {
+    if (!unresolved.has('url')) problems.push(`${settingOf('url')}: missing`);
+  }
   else if (!isUrl(url, ['http:', 'https:'])) problems.push(`${settingOf('url')}: ${JSON.stringify(redactUrl(url))} is not an http(s) URL`);
   else {
     parsed = new URL(url);
@@ -192,10 +200,10 @@ function checkCluster(
       problems.push(`${settingOf('url')}: put credentials in ${settingOf('username')} and ${settingOf('password')}, not in the URL`);
     }
   }
-  if (!!raw.username !== !!raw.password) {
+  if (given('username') !== given('password')) {
     problems.push(`${raw.username ? settingOf('password') : settingOf('username')}: missing (basic auth needs both username and password)`);
   }
-  if (!!raw.clientCert !== !!raw.clientKey) {
+  if (given('clientCert') !== given('clientKey')) {
     problems.push(`${raw.clientCert ? settingOf('clientKey') : settingOf('clientCert')}: missing (mTLS needs both the client certificate and its key)`);
   }
   const caCert = raw.caCert && pem(raw.caCert);

@@ -10,7 +10,7 @@ export const SECRET_KEY = /(password|passwd|pwd|secret|token|credential|auth|jaa
 
 const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   // PEM private keys pasted into messages.
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, `-----PRIVATE KEY ${REDACTED}-----`],
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
   // user:password@ in any URL (jdbc:postgresql://u:p@host, https://u:p@host).
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s/@]*@/gi, `$1:${REDACTED}@`],
   // Authorization headers and bearer tokens, whatever the scheme.

@@ -102,7 +102,7 @@ export class ConnectClient {
       contentType = String(res.headers['content-type'] ?? '');
       text = await res.body.text();
     } catch (err) {
-      const [kind, detail] = describeTransportError(err, this.timeouts, status !== undefined);
+      const [kind, detail] = describeTransportError(err, this.timeouts, status !== undefined, this.cluster);
       throw fail(kind, detail, status);
     }
 
@@ -154,8 +154,8 @@ export function bodyDetail(text: string, contentType: string): string {
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|HOSTNAME_MISMATCH)/;
 
 /** Maps undici's and Node's error codes (stable, unlike messages) to a failure an operator can act on. */
-function describeTransportError(err: unknown, timeouts: ConnectTimeouts, gotHeaders: boolean): [ConnectFailure, string] {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+function describeTransportError(err: unknown, timeouts: ConnectTimeouts, gotHeaders: boolean, cluster: ClusterConfig): [ConnectFailure, string] {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string }; socket?: { bytesRead?: number } };
   const code = e.code ?? '';
   const causeCode = e.cause?.code ?? '';
   const message = e.message ?? String(err);
@@ -170,6 +170,16 @@ function describeTransportError(err: unknown, timeouts: ConnectTimeouts, gotHead
   }
   if (/certificate|ssl|tls|handshake/i.test(message)) return ['TLS_ERROR', message];
   if (gotHeaders) return ['BAD_RESPONSE', `response cut off (${code || message})`];
+  // With TLS 1.3 the server checks the client certificate after the client thinks the handshake is done:
+  // a refused (or missing) certificate shows up only as the connection closing before any byte comes back.
+  if (code === 'UND_ERR_SOCKET' && cluster.url.startsWith('https:') && e.socket?.bytesRead === 0) {
+    return [
+      'TLS_ERROR',
+      cluster.clientCert
+        ? 'the server closed the TLS connection before answering: was the client certificate rejected?'
+        : 'the server closed the TLS connection before answering: does it require a client certificate (mTLS)?',
+    ];
+  }
   const reason = code === 'ECONNREFUSED' ? 'connection refused' : code === 'UND_ERR_SOCKET' ? 'connection closed by the server' : message;
   return ['UNREACHABLE', `${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`];
 }

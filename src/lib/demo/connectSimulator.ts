@@ -68,6 +68,9 @@ export class ConnectSimulator {
   readonly connectors = new Map<string, SimConnector>();
   readonly faults: SimFault[] = [];
   readonly requests: SimRequest[] = [];
+  /** Most requests ever handled at once: tests check the client's concurrency bound with it. */
+  maxInFlight = 0;
+  private inFlight = 0;
   private server: Server | undefined;
   private readonly kafka;
 
@@ -92,6 +95,8 @@ export class ConnectSimulator {
   /** Starts listening on 127.0.0.1 and returns the base URL. */
   async start(port = 0): Promise<string> {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+      res.on('close', () => this.inFlight--);
       this.handle(req, res).catch(() => res.destroy());
     };
     const tls = this.options.tls;

@@ -1,0 +1,128 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Settings, loadConfig } from '../../src/lib/config';
+import { ConfigError } from '../../src/lib/errors';
+import { type Pem, issueCertificate, makeCertificateAuthority } from '../fakes/tls';
+
+const DCR = 'dcr-00112233445566778899aabbccddeeff';
+const INGESTION = { LOGS_INGESTION_ENDPOINT: 'https://dcr-x.westeurope-1.ingest.monitor.azure.com', LOGS_DCR_IMMUTABLE_ID: DCR };
+
+function problemsOf(settings: Settings, requireIngestion = true): readonly string[] {
+  try {
+    loadConfig(settings, { requireIngestion });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  let ca: Pem;
+  let client: Pem;
+  beforeAll(async () => {
+    ca = await makeCertificateAuthority('config test CA');
+    client = await issueCertificate(ca, 'monitor');
+  });
+
+  it('reads a single cluster with basic auth and ingestion', () => {
+    const config = loadConfig(
+      { KAFKA_CONNECT_URL: 'https://connect.internal:8083/', KAFKA_CONNECT_USERNAME: 'monitor', KAFKA_CONNECT_PASSWORD: 'pw-123456', ...INGESTION },
+      { requireIngestion: true },
+    );
+    expect(config.clusters).toEqual([{ name: 'connect.internal:8083', url: 'https://connect.internal:8083', username: 'monitor', password: 'pw-123456' }]);
+    expect(config.ingestion).toEqual({ endpoint: INGESTION.LOGS_INGESTION_ENDPOINT, dcrImmutableId: DCR });
+    expect(config.autoHeal).toBe('on');
+    expect(config.secrets).toEqual(['pw-123456']);
+  });
+
+  it('keeps a gateway path prefix and defaults the name to host:port', () => {
+    const config = loadConfig({ KAFKA_CONNECT_URL: 'http://gw.example:9000/kafka/connect/' }, { requireIngestion: false });
+    expect(config.clusters[0]).toMatchObject({ name: 'gw.example:9000', url: 'http://gw.example:9000/kafka/connect' });
+  });
+
+  it('reads several clusters, with secrets named by the setting that holds them', () => {
+    const config = loadConfig(
+      {
+        KAFKA_CONNECT_CLUSTERS: JSON.stringify([
+          { name: 'east', url: 'https://east:8083', username: 'm', passwordSetting: 'EAST_PASSWORD' },
+          { url: 'http://west:8083' },
+        ]),
+        EAST_PASSWORD: 'east-secret-1',
+        KAFKA_CONNECT_URL: 'http://ignored:8083',
+      },
+      { requireIngestion: false },
+    );
+    expect(config.clusters.map((c) => [c.name, c.url, c.password])).toEqual([
+      ['east', 'https://east:8083', 'east-secret-1'],
+      ['west:8083', 'http://west:8083', undefined],
+    ]);
+    expect(config.warnings).toEqual(['KAFKA_CONNECT_URL is ignored because KAFKA_CONNECT_CLUSTERS is set']);
+  });
+
+  it('accepts PEM with literal \\n escapes, as app settings hold them', () => {
+    const config = loadConfig(
+      {
+        KAFKA_CONNECT_URL: 'https://connect:8443',
+        KAFKA_CONNECT_CA_CERT: ca.cert.replace(/\n/g, '\\n'),
+        KAFKA_CONNECT_CLIENT_CERT: client.cert,
+        KAFKA_CONNECT_CLIENT_KEY: client.key.replace(/\n/g, '\\n'),
+      },
+      { requireIngestion: false },
+    );
+    expect(config.clusters[0]?.caCert).toBe(ca.cert);
+    expect(config.clusters[0]?.clientKey).toBe(client.key);
+    expect(config.secrets).toEqual([client.key]);
+  });
+
+  it.each<[string, Settings, boolean, string[]]>([
+    ['nothing set, function', {}, true, ['KAFKA_CONNECT_URL: missing', 'LOGS_INGESTION_ENDPOINT: missing', 'LOGS_DCR_IMMUTABLE_ID: missing']],
+    ['nothing set, CLI', {}, false, ['KAFKA_CONNECT_URL: missing']],
+    ['blank counts as unset', { KAFKA_CONNECT_URL: '  ' }, false, ['KAFKA_CONNECT_URL: missing']],
+    ['not a URL', { KAFKA_CONNECT_URL: 'connect:8083' }, false, ['KAFKA_CONNECT_URL: "connect:8083" is not an http(s) URL']],
+    ['credentials in the URL', { KAFKA_CONNECT_URL: 'https://u:p4ss@connect:8083' }, false, ['KAFKA_CONNECT_URL: put credentials in KAFKA_CONNECT_USERNAME and KAFKA_CONNECT_PASSWORD']],
+    ['username without password', { KAFKA_CONNECT_URL: 'https://c:8083', KAFKA_CONNECT_USERNAME: 'u' }, false, ['KAFKA_CONNECT_PASSWORD: missing']],
+    ['client cert without key', { KAFKA_CONNECT_URL: 'https://c:8083', KAFKA_CONNECT_CLIENT_CERT: 'x' }, false, ['KAFKA_CONNECT_CLIENT_KEY: missing', 'KAFKA_CONNECT_CLIENT_CERT: not a PEM certificate']],
+    ['garbage CA', { KAFKA_CONNECT_URL: 'https://c:8083', KAFKA_CONNECT_CA_CERT: 'not a cert' }, false, ['KAFKA_CONNECT_CA_CERT: not a PEM certificate']],
+    ['http ingestion endpoint', { KAFKA_CONNECT_URL: 'http://c:8083', LOGS_INGESTION_ENDPOINT: 'http://dce', LOGS_DCR_IMMUTABLE_ID: DCR }, false, ['LOGS_INGESTION_ENDPOINT: "http://dce" is not an https URL']],
+    ['DCR resource id instead of immutable id', { KAFKA_CONNECT_URL: 'http://c:8083', ...INGESTION, LOGS_DCR_IMMUTABLE_ID: '/subscriptions/x/dcr' }, false, ['LOGS_DCR_IMMUTABLE_ID: "/subscriptions/x/dcr" is not a DCR immutable id']],
+    ['AUTO_HEAL typo', { KAFKA_CONNECT_URL: 'http://c:8083', AUTO_HEAL: 'yes' }, false, ['AUTO_HEAL: "yes" is not one of on, off, dry-run']],
+    ['AZURE_CLIENT_ID not a GUID', { KAFKA_CONNECT_URL: 'http://c:8083', AZURE_CLIENT_ID: 'my-identity' }, false, ['AZURE_CLIENT_ID: "my-identity" is not a client id']],
+    ['clusters not JSON', { KAFKA_CONNECT_CLUSTERS: '[{name: east}]' }, false, ['KAFKA_CONNECT_CLUSTERS: not valid JSON']],
+    ['clusters empty', { KAFKA_CONNECT_CLUSTERS: '[]' }, false, ['KAFKA_CONNECT_CLUSTERS: expected a non-empty JSON array']],
+    ['cluster field typo', { KAFKA_CONNECT_CLUSTERS: '[{"url":"http://a:1","pasword":"x"}]' }, false, ['KAFKA_CONNECT_CLUSTERS[0]: unknown field "pasword"']],
+    ['named setting missing', { KAFKA_CONNECT_CLUSTERS: '[{"url":"http://a:1","username":"u","passwordSetting":"NOPE"}]' }, false, ['KAFKA_CONNECT_CLUSTERS[0].passwordSetting: the setting NOPE is not set']],
+    ['duplicate names', { KAFKA_CONNECT_CLUSTERS: '[{"url":"http://a:1"},{"url":"https://a:1","name":"a:1"}]' }, false, ['KAFKA_CONNECT_CLUSTERS: two clusters are named "a:1"']],
+    ['cluster without url', { KAFKA_CONNECT_CLUSTERS: '[{"name":"east"}, 7]' }, false, ['KAFKA_CONNECT_CLUSTERS[0].url: missing', 'KAFKA_CONNECT_CLUSTERS[1]: expected an object']],
+  ])('%s', (_name, settings, requireIngestion, expected) => {
+    const problems = problemsOf(settings, requireIngestion);
+    expect(problems).toHaveLength(expected.length);
+    expected.forEach((start, i) => expect(problems[i]).toContain(start));
+  });
+
+  it('reports every problem in one message that never holds a secret value', () => {
+    const settings = {
+      KAFKA_CONNECT_CLUSTERS: '[{"url":"https://user:CANARY-pw-1@a:1","password":"CANARY-pw-2","clientKey":"CANARY-key"}, {"password": "CANARY-pw-3"',
+      AUTO_HEAL: 'sometimes',
+    };
+    let message = '';
+    try {
+      loadConfig(settings, { requireIngestion: true });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^Invalid configuration: KAFKA_CONNECT_CLUSTERS: not valid JSON.*; LOGS_INGESTION_ENDPOINT: missing.*; AUTO_HEAL/);
+    expect(message).not.toMatch(/CANARY/);
+    expect(message).not.toContain('\n');
+
+    const parsedButBad = { KAFKA_CONNECT_CLUSTERS: '[{"url":"https://user:CANARY-pw-1@a:1","password":"CANARY-pw-2","clientKey":"CANARY-key"}]' };
+    const problems = problemsOf(parsedButBad, false).join('\n');
+    expect(problems).toContain('KAFKA_CONNECT_CLUSTERS[0].url: put credentials in');
+    expect(problems).toContain('KAFKA_CONNECT_CLUSTERS[0].clientKey: not an unencrypted PEM private key');
+    expect(problems).not.toMatch(/CANARY/);
+  });
+
+  it('warns when a password would cross plain http', () => {
+    const config = loadConfig({ KAFKA_CONNECT_URL: 'http://c:8083', KAFKA_CONNECT_USERNAME: 'u', KAFKA_CONNECT_PASSWORD: 'p' }, { requireIngestion: false });
+    expect(config.warnings).toEqual(['c:8083: basic auth over plain http sends the password unencrypted; use https']);
+  });
+});

@@ -1,0 +1,218 @@
+import { createServer } from 'node:net';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterConfig } from '../../../src/lib/config';
+import { ConnectClient, type ConnectTimeouts } from '../../../src/lib/connect/client';
+import { readCluster } from '../../../src/lib/connect/read';
+import { ConnectSimulator, type SimConnector, type SimulatorOptions } from '../../../src/lib/demo/connectSimulator';
+import { type Pem, issueCertificate, makeCertificateAuthority } from '../../fakes/tls';
+
+const FAST: ConnectTimeouts = { connectMs: 1_000, headersMs: 400, bodyMs: 400 };
+const READ = { maxTraceBytes: 32_768 };
+
+function connector(name: string, overrides: Partial<SimConnector> = {}): SimConnector {
+  return {
+    name,
+    type: 'sink',
+    config: { 'connector.class': 'com.example.Sink', 'tasks.max': '2', 'db.password': 'CANARY-db-pw' },
+    state: 'RUNNING',
+    workerId: 'w1:8083',
+    tasks: [
+      { id: 0, state: 'RUNNING', workerId: 'w1:8083' },
+      { id: 1, state: 'RUNNING', workerId: 'w2:8083' },
+    ],
+    ...overrides,
+  };
+}
+
+const started: Array<{ stop(): Promise<void> } | ConnectClient> = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((s) => (s instanceof ConnectClient ? s.close() : s.stop())));
+});
+
+async function simulate(options: SimulatorOptions, ...connectors: SimConnector[]) {
+  const sim = new ConnectSimulator(options).add(...connectors);
+  const url = await sim.start();
+  started.push(sim);
+  return { sim, url };
+}
+
+function client(cluster: Partial<ClusterConfig> & { url: string }, timeouts: ConnectTimeouts = FAST): ConnectClient {
+  const c = new ConnectClient({ name: 'test', ...cluster }, timeouts);
+  started.push(c);
+  return c;
+}
+
+describe('readCluster against the Connect simulator', () => {
+  it('Connect 3.x: GET / and one expanded GET read every state, with no secret', async () => {
+    const { sim, url } = await simulate(
+      { version: '3.7.0' },
+      connector('healthy'),
+      connector('failing', {
+        tasks: [
+          { id: 0, state: 'RUNNING', workerId: 'w1:8083' },
+          { id: 1, state: 'FAILED', workerId: 'w2:8083', trace: 'java.sql.SQLException: login failed, password CANARY-db-pw rejected' },
+        ],
+      }),
+      connector('paused', { state: 'PAUSED', tasks: [{ id: 0, state: 'PAUSED', workerId: 'w1:8083' }] }),
+      connector('stopped', { state: 'STOPPED', tasks: [] }),
+      connector('rebalancing', { tasks: [{ id: 0, state: 'UNASSIGNED', workerId: 'w1:8083' }, { id: 1, state: 'RESTARTING', workerId: 'w1:8083' }] }),
+      connector('no-status-record', { statusMissing: true }),
+    );
+    const snapshot = await readCluster(client({ url }), READ);
+    expect(snapshot.error).toBeUndefined();
+    expect(snapshot.version).toBe('3.7.0');
+    expect(snapshot.mode).toBe('expanded');
+    expect(sim.requests).toEqual([
+      { method: 'GET', path: '/' },
+      { method: 'GET', path: '/connectors?expand=status&expand=info' },
+    ]);
+    const states = Object.fromEntries(snapshot.connectors.map((c) => [c.name, [c.state, ...c.tasks.map((t) => t.state)]]));
+    expect(states).toEqual({
+      healthy: ['RUNNING', 'RUNNING', 'RUNNING'],
+      failing: ['RUNNING', 'RUNNING', 'FAILED'],
+      paused: ['PAUSED', 'PAUSED'],
+      stopped: ['STOPPED'],
+      rebalancing: ['RUNNING', 'UNASSIGNED', 'RESTARTING'],
+    });
+    expect(snapshot.connectors[0]).toMatchObject({ connectorClass: 'com.example.Sink', tasksMax: 2, type: 'sink' });
+    expect(snapshot.connectors.find((c) => c.name === 'failing')?.tasks[1]?.trace).toBe('java.sql.SQLException: login failed, password *** rejected');
+    expect(JSON.stringify(snapshot)).not.toContain('CANARY');
+  });
+
+  it('Connect 2.2: the name list, then one status request per connector, names URL-encoded, bounded concurrency', async () => {
+    const names = ['plain', 'with space', 'ünïcödé-→', '100%-done', 'a+b&c=d?'];
+    const many = Array.from({ length: 30 }, (_, i) => connector(`bulk-${i}`));
+    const { sim, url } = await simulate({ version: '2.2.0', latencyMs: 15 }, ...names.map((n) => connector(n)), ...many);
+    const snapshot = await readCluster(client({ url }), { ...READ, concurrency: 4 });
+    expect(snapshot.error).toBeUndefined();
+    expect(snapshot.mode).toBe('per-connector');
+    expect(snapshot.connectors.map((c) => c.name)).toEqual([...names, ...many.map((c) => c.name)]);
+    expect(sim.requests.slice(0, 2).map((r) => r.path)).toEqual(['/', '/connectors']);
+    expect(sim.requests.slice(2, 7).map((r) => r.path)).toEqual(names.map((n) => `/connectors/${n}/status`));
+    expect(sim.requests).toHaveLength(2 + names.length + many.length);
+    expect(sim.maxInFlight).toBeLessThanOrEqual(4);
+    expect(sim.maxInFlight).toBeGreaterThan(1);
+  });
+
+  it('Connect 2.2: a connector deleted mid-tick is skipped, one that errors is UNKNOWN, the rest are read', async () => {
+    const { sim, url } = await simulate({ version: '2.2.0' }, connector('a'), connector('deleted'), connector('broken'), connector('z'));
+    sim.connectors.get('deleted')!.statusMissing = true;
+    sim.inject({ path: '/connectors/broken/status', status: 500, body: '{"error_code":500,"message":"Request timed out"}' });
+    const snapshot = await readCluster(client({ url }), READ);
+    expect(snapshot.connectors.map((c) => [c.name, c.state])).toEqual([
+      ['a', 'RUNNING'],
+      ['broken', 'UNKNOWN'],
+      ['z', 'RUNNING'],
+    ]);
+    expect(snapshot.connectors[1]?.detail).toBe('test: GET /connectors/broken/status → 500 SERVER_ERROR: Request timed out');
+  });
+
+  it('falls back when a server claiming 2.3+ answers the plain name list', async () => {
+    const { url } = await simulate({ version: '2.2.0' }, connector('a'));
+    const sim2 = new ConnectSimulator({ version: '2.2.0' }).add(connector('a'));
+    sim2.inject({ path: '/', body: '{"version":"3.0.0"}' });
+    const url2 = await sim2.start();
+    started.push(sim2);
+    for (const u of [url, url2]) {
+      const snapshot = await readCluster(client({ url: u }), READ);
+      expect(snapshot.connectors.map((c) => c.name)).toEqual(['a']);
+      expect(snapshot.mode).toBe('per-connector');
+    }
+  });
+
+  it('sends basic auth on every request; a wrong password is UNAUTHORIZED with Connect\'s plain-text body', async () => {
+    const { sim, url } = await simulate({ basicAuth: { username: 'monitor', password: 'CANARY-connect-pw' } }, connector('a'));
+    const ok = await readCluster(client({ url, username: 'monitor', password: 'CANARY-connect-pw' }), READ);
+    expect(ok.error).toBeUndefined();
+    expect(ok.connectors).toHaveLength(1);
+    expect(sim.requests).toHaveLength(2);
+
+    const denied = await readCluster(client({ url, username: 'monitor', password: 'wrong-password' }), READ);
+    expect(denied.error?.kind).toBe('UNAUTHORIZED');
+    expect(denied.error?.message).toBe('test: GET / → 401 UNAUTHORIZED: User cannot access the resource.');
+    expect(denied.connectors).toEqual([]);
+  });
+
+  it.each<[string, Parameters<ConnectSimulator['inject']>[0], string, RegExp]>([
+    ['403', { path: '/', status: 403, body: '{"error_code":403,"message":"Forbidden"}' }, 'FORBIDDEN', /403 FORBIDDEN: Forbidden$/],
+    ['409 during a rebalance', { path: /^\/connectors\?/, status: 409, body: '{"error_code":409,"message":"Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."}' }, 'CONFLICT', /409 CONFLICT: Cannot complete request momentarily/],
+    ['500 Request timed out', { path: /^\/connectors\?/, status: 500, body: '{"error_code":500,"message":"Request timed out"}' }, 'SERVER_ERROR', /500 SERVER_ERROR: Request timed out$/],
+    ['HTML 502 from a proxy', { path: '/', status: 502, contentType: 'text/html', body: '<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>' }, 'SERVER_ERROR', /502 SERVER_ERROR: HTML page: 502 Bad Gateway$/],
+    ['HTML 504 without a title', { path: '/', status: 504, contentType: 'text/html', body: '<html><body><h1>Gateway Timeout</h1></body></html>' }, 'SERVER_ERROR', /504 SERVER_ERROR: HTML page: Gateway Timeout$/],
+    ['an HTML login page with 200', { path: '/', status: 200, contentType: 'text/html', body: '<!doctype html><title>Sign in</title>' }, 'BAD_RESPONSE', /200 BAD_RESPONSE: expected JSON, got text\/html: HTML page: Sign in$/],
+    ['truncated JSON', { path: /^\/connectors\?/, status: 200, body: '{"a":{"status":{"name":"a","connector":{"sta' }, 'BAD_RESPONSE', /200 BAD_RESPONSE: truncated or malformed JSON \(\d+ chars received\)$/],
+    ['JSON of the wrong shape', { path: /^\/connectors\?/, status: 200, body: '"oops"' }, 'BAD_RESPONSE', /200 BAD_RESPONSE: expected an object keyed by connector name, got string$/],
+    ['slow headers', { path: '/', delayMs: 1_500 }, 'TIMEOUT', /TIMEOUT: no response within 0.4 s$/],
+    ['a stalled body', { path: /^\/connectors\?/, stallBody: true, body: '{"a":' }, 'TIMEOUT', /TIMEOUT: response body stalled for 0.4 s$/],
+    ['a connection cut mid-body', { path: /^\/connectors\?/, destroy: true, body: '{"a":' }, 'BAD_RESPONSE', /BAD_RESPONSE: response cut off/],
+  ])('%s', async (_name, fault, kind, message) => {
+    const { sim, url } = await simulate({}, connector('a'));
+    sim.inject(fault);
+    const snapshot = await readCluster(client({ url }), READ);
+    expect(snapshot.error?.kind).toBe(kind);
+    expect(snapshot.error?.message).toMatch(message);
+    expect(snapshot.error?.message).not.toContain('\n');
+  });
+
+  it('a refused connection is UNREACHABLE', async () => {
+    const port = await freePort();
+    const snapshot = await readCluster(client({ url: `http://127.0.0.1:${port}` }), READ);
+    expect(snapshot.error?.kind).toBe('UNREACHABLE');
+    expect(snapshot.error?.message).toBe(`test: GET / → UNREACHABLE: connection refused (ECONNREFUSED)`);
+  });
+
+  it('a host name that does not resolve is DNS_FAILURE', async () => {
+    const snapshot = await readCluster(client({ url: 'http://kc-monitor-test.invalid:8083' }, { ...FAST, connectMs: 5_000 }), READ);
+    expect(snapshot.error?.kind).toBe('DNS_FAILURE');
+    expect(snapshot.error?.message).toMatch(/cannot resolve the host name/);
+  });
+});
+
+describe('TLS to Connect', () => {
+  let ca: Pem;
+  let server: Pem;
+  let clientCert: Pem;
+  let strangerCa: Pem;
+  beforeAll(async () => {
+    ca = await makeCertificateAuthority('private Connect CA');
+    server = await issueCertificate(ca, 'connect');
+    clientCert = await issueCertificate(ca, 'kc-monitor');
+    strangerCa = await makeCertificateAuthority('some other CA');
+  });
+
+  it('trusts a private CA given in caCert, and only then', async () => {
+    const { url } = await simulate({ tls: server }, connector('a'));
+    const ok = await readCluster(client({ url, caCert: ca.cert }), READ);
+    expect(ok.error).toBeUndefined();
+    expect(ok.connectors).toHaveLength(1);
+
+    const unknownCa = await readCluster(client({ url }), READ);
+    expect(unknownCa.error?.kind).toBe('TLS_ERROR');
+    const wrongCa = await readCluster(client({ url, caCert: strangerCa.cert }), READ);
+    expect(wrongCa.error?.kind).toBe('TLS_ERROR');
+    expect(wrongCa.error?.message).toMatch(/^test: GET \/ → TLS_ERROR: /);
+  });
+
+  it('presents the client certificate for mTLS; without one the handshake is refused', async () => {
+    const { url } = await simulate({ tls: { ...server, ca: ca.cert, requestCert: true } }, connector('a'));
+    const ok = await readCluster(client({ url, caCert: ca.cert, clientCert: clientCert.cert, clientKey: clientCert.key }), READ);
+    expect(ok.error).toBeUndefined();
+
+    const rejected = await readCluster(client({ url, caCert: ca.cert }), READ);
+    expect(rejected.error?.kind).toBe('TLS_ERROR');
+    expect(rejected.error?.message).toMatch(/does it require a client certificate \(mTLS\)\?$/);
+
+    const strangerClient = await issueCertificate(strangerCa, 'impostor');
+    const refused = await readCluster(client({ url, caCert: ca.cert, clientCert: strangerClient.cert, clientKey: strangerClient.key }), READ);
+    expect(refused.error?.kind).toBe('TLS_ERROR');
+    expect(refused.error?.message).toMatch(/was the client certificate rejected\?$/);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
