@@ -98,7 +98,7 @@ function readSettings(io: CliIO, file: string | undefined): Settings {
     const reason = (err as { code?: string }).code === 'ENOENT' ? 'file not found' : 'not valid JSON';
     throw new ConfigError([`${file ?? 'local.settings.json'}: ${reason}`]);
   }
-  if (typeof values !== 'object' || values === null) throw new ConfigError([`${path}: has no "Values" object`]);
+  if (typeof values !== 'object' || values === null) throw new ConfigError([`${file ?? 'local.settings.json'}: has no "Values" object`]);
   const fromFile = Object.fromEntries(Object.entries(values).filter(([, v]) => typeof v === 'string')) as Settings;
   return { ...fromFile, ...Object.fromEntries(Object.entries(io.env).filter(([, v]) => v !== undefined && v !== '')) };
 }

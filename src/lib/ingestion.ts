@@ -71,14 +71,33 @@ const STATUS_HINTS: Record<number, string> = {
 };
 
 function describeCause(cause: Error, secrets: readonly string[]): { status?: number; reason: string } {
-  const e = cause as Error & { statusCode?: number; code?: string };
+  const e = tokenFailure(cause) as Error & { statusCode?: number; code?: string };
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const hint = status !== undefined ? STATUS_HINTS[status] : undefined;
-  const message = oneLine(redact(e.message || e.code || e.name, secrets), 200);
+  // MSAL pads its messages with "Timestamp: Not Available - Trace ID: Not Available ..."; keep the words that say why.
+  const text = (e.message || e.code || e.name).replace(/\s*-?\s*(Error\(s\)|Timestamp|Correlation ID|Trace ID): Not Available/g, '');
+  const message = oneLine(redact(text, secrets), 240);
   const reason = [status !== undefined ? `HTTP ${status}` : e.name, e.code && !message.includes(e.code) ? e.code : undefined, message, hint]
     .filter(Boolean)
     .join(': ');
   return { ...(status !== undefined && { status }), reason: oneLine(reason, 400) };
+}
+
+/**
+ * DefaultAzureCredential reports every credential it tried, starting with the ones that do not apply
+ * ("EnvironmentCredential is unavailable"). The one that matters is the first that actually failed,
+ * or in Azure the managed identity.
+ */
+function tokenFailure(cause: Error): Error {
+  const errors = (cause as { errors?: unknown }).errors;
+  if (cause.name !== 'AggregateAuthenticationError' || !Array.isArray(errors)) return cause;
+  const failed = errors.filter((x): x is Error => x instanceof Error);
+  return (
+    failed.find((x) => x.name !== 'CredentialUnavailableError') ??
+    failed.find((x) => x.message.startsWith('ManagedIdentityCredential')) ??
+    failed[0] ??
+    cause
+  );
 }
 
 /** Rows as newline-delimited JSON, for `kc-monitor once` without an ingestion endpoint. */

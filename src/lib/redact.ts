@@ -18,7 +18,7 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   [/\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`],
   // key=value and "key": "value" pairs whose key names a secret (password=, api_key:, sasl.jaas.config=, token=...).
   [
-    /\b([\w.-]*(?:password|passwd|pwd|secret|token|credentials?|api[_.-]?key|access[_.-]?key|private[_.-]?key|jaas\.config|\bkey))(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&)}\]]+)/gi,
+    /\b([\w.-]*(?:password|passwd|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|jaas\.config)|(?:[\w-]+[._])?credentials?|key)(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&)}\]]+)/gi,
     `$1$2${REDACTED}`,
   ],
 ];

@@ -17,6 +17,8 @@ describe('redact', () => {
     ['private key block', 'key: -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY----- end', `key: ${REDACTED} end`],
     ['nothing secret', 'java.lang.NullPointerException at Foo.bar(Foo.java:1)', 'java.lang.NullPointerException at Foo.bar(Foo.java:1)'],
     ['exception names are not keys', 'java.security.InvalidKeyException: bad', 'java.security.InvalidKeyException: bad'],
+    ['class names ending in Credential are not keys', 'ManagedIdentityCredential: Authentication failed', 'ManagedIdentityCredential: Authentication failed'],
+    ['credentials as a key', 'aws.credentials=abc credentials: xyz', `aws.credentials=${REDACTED} credentials: ${REDACTED}`],
   ])('%s', (_name, input, expected) => {
     expect(redact(input)).toBe(expected);
   });
