@@ -79,6 +79,26 @@ describe('readCluster against the Connect simulator', () => {
     expect(JSON.stringify(snapshot)).not.toContain('CANARY');
   });
 
+  it.each<[string, 'expanded' | 'per-connector', number]>([
+    ['2.0.1', 'per-connector', 4],
+    ['2.2.2', 'per-connector', 4],
+    ['2.3.0', 'expanded', 2],
+    ['3.0.0', 'expanded', 2],
+    ['3.5.1', 'expanded', 2],
+    ['4.1.0', 'expanded', 2],
+    ['7.4.0-ccs', 'expanded', 2],
+    ['5.1.0-ccs', 'per-connector', 4],
+  ])('Connect %s is read %s in %i requests', async (version, mode, requests) => {
+    const { sim, url } = await simulate({ version }, connector('a'), connector('b', { state: 'PAUSED' }));
+    const snapshot = await readCluster(client({ url }), READ);
+    expect(snapshot.mode).toBe(mode);
+    expect(sim.requests).toHaveLength(requests);
+    expect(snapshot.connectors.map((c) => [c.name, c.state])).toEqual([
+      ['a', 'RUNNING'],
+      ['b', 'PAUSED'],
+    ]);
+  });
+
   it('Connect 2.2: the name list, then one status request per connector, names URL-encoded, bounded concurrency', async () => {
     const names = ['plain', 'with space', 'ünïcödé-→', '100%-done', 'a+b&c=d?'];
     const many = Array.from({ length: 30 }, (_, i) => connector(`bulk-${i}`));
