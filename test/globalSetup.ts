@@ -1,10 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startAzurite } from './fakes/azurite';
 import { issueCertificate, makeCertificateAuthority } from './fakes/tls';
 
-/** One CA for the loopback https fakes, trusted by every test process through NODE_EXTRA_CA_CERTS. */
-export default async function setup(): Promise<() => void> {
+/**
+ * One CA for the loopback https fakes, trusted by every test process through NODE_EXTRA_CA_CERTS, and one
+ * Azurite for the restart history (each test uses its own cluster names, so partitions never collide).
+ */
+export default async function setup(): Promise<() => Promise<void>> {
   const dir = mkdtempSync(join(tmpdir(), 'kc-monitor-tls-'));
   const ca = await makeCertificateAuthority('kc-monitor test CA');
   const server = await issueCertificate(ca, 'localhost');
@@ -13,5 +17,10 @@ export default async function setup(): Promise<() => void> {
   writeFileSync(join(dir, 'server.pem'), server.cert);
   process.env.NODE_EXTRA_CA_CERTS = join(dir, 'ca.pem');
   process.env.KC_MONITOR_TEST_TLS = dir;
-  return () => rmSync(dir, { recursive: true, force: true });
+  const azurite = await startAzurite();
+  process.env.KC_MONITOR_TEST_STORAGE = azurite.connectionString;
+  return async () => {
+    await azurite.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
 }

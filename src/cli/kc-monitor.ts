@@ -6,11 +6,13 @@ import { type Settings, loadConfig } from '../lib/config';
 import { ConnectSimulator } from '../lib/demo/connectSimulator';
 import { DEMO_DB_PASSWORD, demoConnectors } from '../lib/demo/scenario';
 import { ConfigError, MonitorError, ensureError, oneLine } from '../lib/errors';
+import { MemoryHistoryStore } from '../lib/heal/history';
 import { NdjsonSink, type RowSink } from '../lib/ingestion';
 import { createMonitor } from '../lib/monitor';
 import { redact } from '../lib/redact';
-import { renderStatus } from '../lib/render';
-import { STATUS_TABLE } from '../lib/schema';
+import { renderHealing, renderStatus } from '../lib/render';
+import type { StatusRow } from '../lib/rows';
+import { HEALING_TABLE, STATUS_TABLE } from '../lib/schema';
 import { type TickResult, summarizeTick, tickProblems } from '../lib/tick';
 
 /** Exit codes, documented in the README. When several apply, the highest wins. */
@@ -32,9 +34,9 @@ export interface CliIO {
 const USAGE = `Usage: kc-monitor <command> [options]
 
 Commands:
-  status            read every cluster and print connectors and tasks (ships nothing)
-  once              run exactly one monitor tick, as the Azure Function does
-  demo              run the tick against a built-in simulated Connect cluster
+  status            read every cluster; print connectors, tasks and what the healer would do (changes nothing)
+  once              run exactly one monitor tick, as the Azure Function does (heals per AUTO_HEAL)
+  demo              run ticks against a built-in simulated Connect cluster
 
 Options:
   --settings FILE   read Values from this local.settings.json (default: ./local.settings.json if present)
@@ -104,19 +106,20 @@ function readSettings(io: CliIO, file: string | undefined): Settings {
 }
 
 async function status(io: CliIO, settings: Settings, allTasks: boolean): Promise<number> {
-  const monitor = createMonitor(loadConfig(settings, { requireIngestion: false }));
+  const config = loadConfig(settings, { requireIngestion: false });
+  const monitor = createMonitor(config);
   try {
-    warn(io, monitor.config.warnings);
-    const result = await monitor.look();
-    io.stdout.write(renderStatus(result.snapshots, { color: useColor(io), allTasks }));
-    return exitCode(result);
+    warn(io, config.warnings);
+    const look = await monitor.look();
+    io.stdout.write(renderStatus(look.snapshots, { color: useColor(io), allTasks, decisions: look.decisions, dryRun: config.autoHeal === 'dry-run' }));
+    return look.snapshots.some((s) => s.error) ? EXIT.CLUSTER_UNREADABLE : EXIT.OK;
   } finally {
     await monitor.close();
   }
 }
 
 async function once(io: CliIO, settings: Settings, out: string | undefined): Promise<number> {
-  const config = loadConfig(settings, { requireIngestion: false });
+  const config = loadConfig(settings, { requireIngestion: false, requireStorageToHeal: true });
   const file = !config.ingestion && out ? createWriteStream(resolve(io.cwd, out)) : undefined;
   const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout, out ?? 'stdout');
   const monitor = createMonitor(config, { ...(sink && { sink }) });
@@ -131,6 +134,10 @@ async function once(io: CliIO, settings: Settings, out: string | undefined): Pro
   }
 }
 
+/** Simulated minutes between the demo's ticks, as with the default schedule. */
+const DEMO_TICK_MINUTES = 5;
+const DEMO_TICKS = 4;
+
 async function demo(io: CliIO): Promise<number> {
   const simulator = new ConnectSimulator({ version: '3.7.0' }).add(...demoConnectors());
   const url = await simulator.start();
@@ -142,29 +149,38 @@ async function demo(io: CliIO): Promise<number> {
       return { stream, sent: batch.length, failed: 0, failures: [] };
     },
   };
-  const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'demo', url }]) }, { requireIngestion: false }), { sink });
+  let now = new Date('2026-01-05T08:00:00Z');
+  const config = loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'demo', url }]) }, { requireIngestion: false });
+  const monitor = createMonitor(config, { sink, store: new MemoryHistoryStore(), now: () => now });
+  const color = useColor(io);
+  const write = (...lines: string[]) => io.stdout.write(`${lines.join('\n')}\n`);
   try {
-    io.stdout.write(
-      [
-        'kc-monitor demo: a SIMULATION. A built-in fake Kafka Connect 3.7 cluster runs on',
-        `${url} with a few connectors in trouble; nothing real is read, restarted or shipped.`,
-        '',
-        '',
-      ].join('\n'),
+    write(
+      'kc-monitor demo: a SIMULATION. A built-in fake Kafka Connect 3.7 cluster runs on',
+      `${url} with a few connectors in trouble, and the clock jumps ${DEMO_TICK_MINUTES} minutes between ticks.`,
+      'Nothing real is read or restarted, and nothing is shipped.',
+      '',
     );
-    const result = await monitor.tick();
-    io.stdout.write(renderStatus(result.snapshots, { color: useColor(io) }));
-    const failedTask = result.rows.find((r) => r.RecordType === 'task' && r.State === 'FAILED');
-    const counts = ['cluster', 'connector', 'task'].map((t) => `${result.rows.filter((r) => r.RecordType === t).length} ${t}`).join(', ');
-    io.stdout.write(
-      [
-        `In Azure this tick ships ${rows.length} rows (${counts}) to table ${STATUS_TABLE.name} through stream ${STATUS_TABLE.stream}.`,
-        'One of them, a FAILED task (note the database password in the trace is redacted):',
-        JSON.stringify(failedTask, null, 2),
-        '',
-        summarizeTick(result),
-        '',
-      ].join('\n'),
+    let last: TickResult | undefined;
+    for (let tick = 1; tick <= DEMO_TICKS; tick++) {
+      last = await monitor.tick();
+      if (tick === 1) write(renderStatus(last.snapshots, { color }));
+      write(`Tick ${tick} at ${now.toISOString().slice(11, 16)}Z: healing`, renderHealing(last.healings, { color }));
+      now = new Date(now.getTime() + DEMO_TICK_MINUTES * 60_000);
+    }
+    const look = await monitor.look();
+    write(`Status at ${now.toISOString().slice(11, 16)}Z, with what the healer will do next:`, renderStatus(look.snapshots, { color, decisions: look.decisions }));
+    const failedTask = rows.find((r) => (r as StatusRow).RecordType === 'task' && (r as StatusRow).State === 'FAILED');
+    write(
+      'What happened: the JDBC task failed on a refused connection and one restart healed it (its count reset once it',
+      'had run longer than the backoff). The Debezium task keeps failing, so it is restarted on the backoff schedule',
+      '(waits of 0, 2, 6, 12... minutes). The Elasticsearch connector has a ConfigException, which a restart cannot fix:',
+      'it is left alone and reported. The MirrorMaker task sat UNASSIGNED past 10 minutes and was reported.',
+      '',
+      `In Azure these ${DEMO_TICKS} ticks ship ${rows.length} rows to ${STATUS_TABLE.name} and ${HEALING_TABLE.name}. A FAILED task's row (the database password in its trace is redacted):`,
+      JSON.stringify(failedTask, null, 2),
+      '',
+      last ? summarizeTick(last) : '',
     );
     // The demo's own canary: if the simulated password ever reaches a row, say so loudly.
     if (rows.some((r) => JSON.stringify(r).includes(DEMO_DB_PASSWORD))) throw new MonitorError('demo rows contain the simulated password');
@@ -198,6 +214,10 @@ function useColor(io: CliIO): boolean {
 
 /** Entry point of bin/kc-monitor.js. */
 export function run(): void {
+  // `kc-monitor status | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.OK);
+  });
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }).then(
     (code) => {
       process.exitCode = code;

@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { ConfigError } from './errors';
+import type { HealPolicy, NonTransientPattern } from './heal/policy';
 
 /** App settings as the Functions host and the CLI see them: environment variables. */
 export type Settings = Readonly<Record<string, string | undefined>>;
@@ -25,11 +26,19 @@ export interface IngestionConfig {
   readonly dcrImmutableId: string;
 }
 
+/** The function's own storage account, where the restart history lives (Azure Table Storage). */
+export type StorageConfig =
+  | { readonly kind: 'connection-string'; readonly connectionString: string }
+  | { readonly kind: 'identity'; readonly tableServiceUri: string; readonly clientId?: string };
+
 export interface MonitorConfig {
   readonly clusters: readonly ClusterConfig[];
   /** Absent when rows go elsewhere (the CLI writes NDJSON). */
   readonly ingestion?: IngestionConfig;
   readonly autoHeal: AutoHeal;
+  readonly heal: HealPolicy;
+  /** Absent only where no restart is made without it (AUTO_HEAL off or dry-run, `kc-monitor status`). */
+  readonly storage?: StorageConfig;
   /** User-assigned managed identity; absent means system-assigned (or a developer login locally). */
   readonly managedIdentityClientId?: string;
   /** Values that must never appear in a row, log line or message. */
@@ -41,7 +50,26 @@ export interface MonitorConfig {
 export interface LoadOptions {
   /** The function needs somewhere to ship rows; the CLI can write them to a file instead. */
   readonly requireIngestion: boolean;
+  /** Restarting without a durable history would restart on every run: with AUTO_HEAL=on, storage is required. */
+  readonly requireStorageToHeal?: boolean;
 }
+
+/**
+ * Failures a restart cannot fix, shipped as defaults (`$defaults` in HEAL_NON_TRANSIENT_PATTERNS keeps them
+ * when adding your own). Each is a JavaScript regular expression matched against the redacted trace.
+ */
+export const DEFAULT_NON_TRANSIENT_PATTERNS: readonly string[] = [
+  // Invalid connector configuration: fix the config, which restarts the connector anyway.
+  'org\\.apache\\.kafka\\.common\\.config\\.ConfigException',
+  // The connector plugin is missing on the worker.
+  'Failed to find any class that implements Connector|java\\.lang\\.(ClassNotFoundException|NoClassDefFoundError)',
+  // Kafka credentials or ACLs.
+  'org\\.apache\\.kafka\\.common\\.errors\\.(SaslAuthenticationException|\\w*AuthorizationException)',
+  // Database credentials (PostgreSQL, MySQL, SQL Server, Oracle).
+  'password authentication failed|Access denied for user|Login failed for user|ORA-01017',
+  // A record the converters or transforms reject with errors.tolerance=none: it will be read again after a restart.
+  'Tolerance exceeded in error handler',
+];
 
 const AUTO_HEAL_VALUES: readonly AutoHeal[] = ['on', 'off', 'dry-run'];
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -78,16 +106,92 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
   const clientId = value(settings, 'AZURE_CLIENT_ID');
   if (clientId && !GUID.test(clientId)) problems.push(`AZURE_CLIENT_ID: ${JSON.stringify(clientId)} is not a client id (a GUID)`);
 
+  const heal: HealPolicy = {
+    maxAttempts: integer(settings, 'HEAL_MAX_ATTEMPTS', 0, 0, problems, '0 = unlimited'),
+    backoffCapMinutes: integer(settings, 'HEAL_BACKOFF_CAP_MINUTES', 60, 1, problems, 'minutes'),
+    unassignedMinutes: integer(settings, 'HEAL_UNASSIGNED_MINUTES', 10, 0, problems, 'minutes'),
+    nonTransientPatterns: readPatterns(value(settings, 'HEAL_NON_TRANSIENT_PATTERNS'), problems),
+  };
+
+  const storage = readStorage(settings, clientId, problems);
+  if (!storage && autoHeal === 'on' && options.requireStorageToHeal) {
+    problems.push('AzureWebJobsStorage: missing; the restart history needs it (UseDevelopmentStorage=true with Azurite locally), or set AUTO_HEAL=dry-run or off');
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
-  const secrets = clusters.flatMap((c) => [c.password, c.clientKey].filter((s): s is string => !!s));
+  const secrets = [
+    ...clusters.flatMap((c) => [c.password, c.clientKey]),
+    ...(storage?.kind === 'connection-string' ? [storage.connectionString, /AccountKey=([^;]+)/i.exec(storage.connectionString)?.[1]] : []),
+  ].filter((s): s is string => !!s);
   return {
     clusters,
     ...(ingestion && { ingestion }),
     autoHeal: autoHeal ?? 'on',
+    heal,
+    ...(storage && { storage }),
     ...(clientId && { managedIdentityClientId: clientId }),
     secrets,
     warnings,
   };
+}
+
+function integer(settings: Settings, name: string, fallback: number, min: number, problems: string[], unit: string): number {
+  const text = value(settings, name);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    problems.push(`${name}: ${JSON.stringify(text)} is not a whole number ≥ ${min} (${unit})`);
+    return fallback;
+  }
+  return n;
+}
+
+function readPatterns(text: string | undefined, problems: string[]): NonTransientPattern[] {
+  let sources: unknown = ['$defaults'];
+  if (text !== undefined) {
+    try {
+      sources = JSON.parse(text);
+    } catch {
+      sources = undefined;
+    }
+    if (!Array.isArray(sources) || !sources.every((p) => typeof p === 'string' && p.length > 0)) {
+      problems.push('HEAL_NON_TRANSIENT_PATTERNS: expected a JSON array of regular expressions, e.g. ["$defaults", "MyFatalException"]');
+      return [];
+    }
+  }
+  const patterns: NonTransientPattern[] = [];
+  for (const source of (sources as string[]).flatMap((p) => (p === '$defaults' ? DEFAULT_NON_TRANSIENT_PATTERNS : [p]))) {
+    try {
+      patterns.push({ source, regex: new RegExp(source) });
+    } catch {
+      problems.push(`HEAL_NON_TRANSIENT_PATTERNS: ${JSON.stringify(source)} is not a valid regular expression`);
+    }
+  }
+  return patterns;
+}
+
+/**
+ * The Functions host's own storage settings: a connection string locally (UseDevelopmentStorage=true for
+ * Azurite), identity-based `AzureWebJobsStorage__*` in Azure.
+ */
+function readStorage(settings: Settings, defaultClientId: string | undefined, problems: string[]): StorageConfig | undefined {
+  const connectionString = value(settings, 'AzureWebJobsStorage');
+  if (connectionString) {
+    if (connectionString !== 'UseDevelopmentStorage=true' && !/(^|;)(AccountName|TableEndpoint)=/i.test(connectionString)) {
+      problems.push('AzureWebJobsStorage: not a storage connection string (AccountName=…;AccountKey=… or UseDevelopmentStorage=true)');
+      return undefined;
+    }
+    return { kind: 'connection-string', connectionString };
+  }
+  const account = value(settings, 'AzureWebJobsStorage__accountName');
+  const uri = value(settings, 'AzureWebJobsStorage__tableServiceUri') ?? (account && `https://${account}.table.core.windows.net`);
+  if (!uri) return undefined;
+  if (!isUrl(uri, ['https:'])) {
+    problems.push(`AzureWebJobsStorage__tableServiceUri: ${JSON.stringify(uri)} is not an https URL`);
+    return undefined;
+  }
+  const clientId = value(settings, 'AzureWebJobsStorage__clientId') ?? defaultClientId;
+  return { kind: 'identity', tableServiceUri: uri.replace(/\/+$/, ''), ...(clientId && { clientId }) };
 }
 
 function readClusters(settings: Settings, problems: string[], warnings: string[]): ClusterConfig[] {

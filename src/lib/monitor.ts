@@ -1,23 +1,37 @@
 import type { MonitorConfig } from './config';
 import { ConnectClient, type ConnectTimeouts, DEFAULT_TIMEOUTS } from './connect/client';
+import { readCluster } from './connect/read';
+import { Healer } from './heal/healer';
+import { type HistoryStore, TableHistoryStore } from './heal/history';
+import type { Decision } from './heal/policy';
 import { LogsIngestionSink, type RowSink, createCredential } from './ingestion';
-import { type TickResult, runTick } from './tick';
+import { DEFAULT_MAX_TRACE_BYTES, type TickResult, runTick } from './tick';
 
 export interface MonitorOptions {
   /** Where rows go; defaults to the Logs Ingestion API when the config names one. */
   readonly sink?: RowSink;
+  /** Where the restart history lives; defaults to Table Storage in AzureWebJobsStorage when configured. */
+  readonly store?: HistoryStore;
   readonly now?: () => Date;
   readonly timeouts?: ConnectTimeouts;
+  /** Waits before retrying a restart refused by a rebalance (tests shorten them). */
+  readonly retryDelaysMs?: readonly number[];
+}
+
+/** What `kc-monitor status` shows: each cluster as read, and what the healer would decide now. */
+export interface Look {
+  readonly snapshots: TickResult['snapshots'];
+  readonly decisions: ReadonlyMap<string, readonly Decision[]>;
 }
 
 /** The monitor built from its configuration: one Connect client per cluster, kept for every tick of a worker. */
 export interface Monitor {
   readonly config: MonitorConfig;
   readonly sink?: RowSink;
-  /** Reads every cluster and ships the rows. */
+  /** Reads every cluster, heals per AUTO_HEAL, ships the rows. */
   tick(): Promise<TickResult>;
-  /** Reads every cluster; ships nothing. */
-  look(): Promise<TickResult>;
+  /** Reads every cluster and previews the healing decisions; restarts, writes and ships nothing. */
+  look(): Promise<Look>;
   close(): Promise<void>;
 }
 
@@ -26,12 +40,25 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   const sink =
     options.sink ??
     (config.ingestion && new LogsIngestionSink(config.ingestion, createCredential(config.managedIdentityClientId), config.secrets));
-  const base = { clients, ...(options.now && { now: options.now }) };
+  const store = options.store ?? (config.storage && TableHistoryStore.fromConfig(config.storage));
+  const healer = new Healer({
+    mode: config.autoHeal,
+    policy: config.heal,
+    ...(store && { store }),
+    ...(options.retryDelaysMs && { retryDelaysMs: options.retryDelaysMs }),
+    secrets: config.secrets,
+  });
+  const now = options.now ?? (() => new Date());
   return {
     config,
     ...(sink && { sink }),
-    tick: () => runTick({ ...base, ...(sink && { sink }) }),
-    look: () => runTick(base),
+    tick: () => runTick({ clients, healer, now, ...(sink && { sink }) }),
+    look: async () => {
+      const at = now();
+      const snapshots = await Promise.all(clients.map((c) => readCluster(c, { maxTraceBytes: DEFAULT_MAX_TRACE_BYTES })));
+      const decisions = new Map(await Promise.all(snapshots.map(async (s) => [s.cluster, await healer.preview(s, at)] as const)));
+      return { snapshots, decisions };
+    },
     close: async () => {
       await Promise.all(clients.map((c) => c.close()));
     },

@@ -1,4 +1,5 @@
 import type { ClusterSnapshot } from './connect/read';
+import type { ClusterHealing } from './heal/healer';
 import { countTasks } from './connect/status';
 import { MAX_VALUE_BYTES } from './schema';
 import { headBytes, utf8Length } from './redact';
@@ -72,6 +73,42 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot): StatusR
     }
   }
   return rows.map(fitValues);
+}
+
+/** A row of KafkaConnectHealing_CL (columns in infra/tables.json). */
+export interface HealingRow {
+  TimeGenerated: string;
+  CorrelationId: string;
+  Cluster: string;
+  ConnectorName?: string;
+  TaskId?: number;
+  Action: string;
+  Outcome: string;
+  Attempt?: number;
+  NextAttemptAfter?: string;
+  Reason: string;
+  HttpStatus?: number;
+  Pattern?: string;
+}
+
+/** One row per healing decision of the tick. */
+export function healingRows(stamp: TickStamp, healing: ClusterHealing): HealingRow[] {
+  return healing.outcomes.map((o) =>
+    fitValues({
+      TimeGenerated: stamp.timeGenerated,
+      CorrelationId: stamp.correlationId,
+      Cluster: healing.cluster,
+      ...(o.target && { ConnectorName: o.target.connector }),
+      ...(o.target?.taskId !== undefined && { TaskId: o.target.taskId }),
+      Action: o.action,
+      Outcome: o.outcome,
+      ...(o.attempt !== undefined && { Attempt: o.attempt }),
+      ...(o.nextAttemptAfter && { NextAttemptAfter: o.nextAttemptAfter }),
+      Reason: o.reason,
+      ...(o.httpStatus !== undefined && { HttpStatus: o.httpStatus }),
+      ...(o.pattern && { Pattern: o.pattern }),
+    }),
+  );
 }
 
 /** Log Analytics cuts values over 64 KB silently; cut them here instead, visibly and on a character boundary. */

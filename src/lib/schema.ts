@@ -26,6 +26,7 @@ export function table(name: string): TableSchema {
 }
 
 export const STATUS_TABLE = table('KafkaConnect_CL');
+export const HEALING_TABLE = table('KafkaConnectHealing_CL');
 
 /** Log Analytics truncates longer values; we cut them ourselves so the cut is visible and UTF-8 safe. */
 export const MAX_VALUE_BYTES = 64 * 1024;

@@ -132,3 +132,12 @@ export function countTasks(connector: ConnectorStatus): { total: number; running
   }
   return { total: connector.tasks.length, running, failed };
 }
+
+/** The line of a stack trace that says why: the last `Caused by`, or the exception itself. */
+export function rootCause(trace: string | undefined, max = 100): string {
+  if (!trace) return '';
+  const lines = trace.split('\n');
+  const cause = [...lines].reverse().find((l) => l.trimStart().startsWith('Caused by:')) ?? lines[0] ?? '';
+  const text = cause.trim().replace(/^Caused by:\s*/, '');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

@@ -224,9 +224,17 @@ export class ConnectSimulator {
       this.restartInstance(c);
       return [204, undefined];
     }
-    if (!onlyFailed || c.state === 'FAILED') this.restartInstance(c);
-    for (const t of c.tasks) if (!onlyFailed || t.state === 'FAILED') this.restartTask(t);
-    return [202, this.status(c)];
+    // The 202 plan shows what will restart as RESTARTING (with the old trace); the restart itself is asynchronous.
+    const restartConnector = !onlyFailed || c.state === 'FAILED';
+    const tasks = includeTasks ? c.tasks.filter((t) => !onlyFailed || t.state === 'FAILED') : [];
+    const plan = this.status({
+      ...c,
+      ...(restartConnector && { state: 'RESTARTING' }),
+      tasks: c.tasks.map((t) => (tasks.includes(t) ? { ...t, state: 'RESTARTING' } : t)),
+    });
+    if (restartConnector) this.restartInstance(c);
+    for (const t of tasks) this.restartTask(t);
+    return [202, plan];
   }
 
   /** A restart brings an instance back to RUNNING unless the test or demo keeps it failing (`sticky`). */

@@ -1,0 +1,157 @@
+import type { AutoHeal } from '../config';
+import type { ConnectClient } from '../connect/client';
+import type { ClusterSnapshot } from '../connect/read';
+import { parseKafkaVersion, supportsRestartPlan } from '../connect/version';
+import { ensureError, oneLine } from '../errors';
+import { redact } from '../redact';
+import type { HistoryStore } from './history';
+import { type Decision, type HealPolicy, type Target, type TargetHistory, type TargetKey, afterRestart, decide, nextAttemptAfter, targetKey } from './policy';
+import { type RestartResult, restartTargets } from './restart';
+
+/** One healing row: a decision about one target and what became of it. */
+export interface HealOutcome {
+  readonly target?: Target;
+  /** restart: a restart was made or would be; wait: in backoff; skip: held back for good; report: needs a human or a note. */
+  readonly action: 'restart' | 'wait' | 'skip' | 'report';
+  readonly outcome: string;
+  readonly attempt?: number;
+  readonly nextAttemptAfter?: string;
+  readonly reason: string;
+  readonly httpStatus?: number;
+  readonly pattern?: string;
+}
+
+export interface ClusterHealing {
+  readonly cluster: string;
+  readonly outcomes: readonly HealOutcome[];
+  readonly restartCalls: number;
+}
+
+export interface HealerOptions {
+  readonly mode: AutoHeal;
+  readonly policy: HealPolicy;
+  /** Absent when there is nowhere durable to remember (dry-run without storage): memory only. */
+  readonly store?: HistoryStore;
+  readonly concurrency?: number;
+  readonly retryDelaysMs?: readonly number[];
+  /** Scrubbed from storage error messages (the connection string's key). */
+  readonly secrets?: readonly string[];
+}
+
+/** Restart calls in flight per cluster: 500 failed tasks heal in one tick without flooding the leader. */
+export const RESTART_CONCURRENCY = 16;
+const RETRY_DELAYS_MS = [1_000, 3_000];
+
+/**
+ * Runs the policy for one cluster per tick: load the history, decide, restart what is due, remember.
+ * Never throws; if the history cannot be read it keeps healing from what this worker remembers, with the
+ * full backoff cap, and says so in a row.
+ */
+export class Healer {
+  /** The last history seen per cluster: the fallback when storage is unreachable. */
+  private readonly memory = new Map<string, Map<TargetKey, TargetHistory>>();
+
+  constructor(private readonly options: HealerOptions) {}
+
+  get mode(): AutoHeal {
+    return this.options.mode;
+  }
+
+  /** What the policy would decide now, without restarting or writing anything (for `kc-monitor status`). */
+  async preview(snapshot: ClusterSnapshot, now: Date): Promise<readonly Decision[]> {
+    if (this.options.mode === 'off' || snapshot.error) return [];
+    const { history, degraded } = await this.load(snapshot.cluster);
+    return decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded }).decisions;
+  }
+
+  async heal(client: ConnectClient, snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal): Promise<ClusterHealing> {
+    const cluster = snapshot.cluster;
+    if (this.options.mode === 'off' || snapshot.error) return { cluster, outcomes: [], restartCalls: 0 };
+    const { history, degraded, problem } = await this.load(cluster);
+    const notes: HealOutcome[] = problem ? [historyNote(`restart history unavailable (${problem}); healing from this worker's memory with the full ${this.options.policy.backoffCapMinutes} min backoff`)] : [];
+
+    const plan = decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded });
+    const due = plan.decisions.flatMap((d) => (d.kind === 'restart' ? [d.target] : []));
+    const failed = plan.decisions.flatMap((d) => (d.kind === 'recovered' || d.kind === 'unassigned-too-long' ? [] : [d.target]));
+    const callsBefore = client.requests;
+    const results =
+      this.options.mode === 'dry-run'
+        ? due.map((target): RestartResult => ({ target, outcome: 'dry-run', counted: false, detail: 'AUTO_HEAL=dry-run: nothing was POSTed' }))
+        : await restartTargets(client, due, failed, {
+            restartPlan: supportsRestartPlan(parseKafkaVersion(snapshot.version)),
+            concurrency: this.options.concurrency ?? RESTART_CONCURRENCY,
+            retryDelaysMs: this.options.retryDelaysMs ?? RETRY_DELAYS_MS,
+            ...(signal && { signal }),
+          });
+
+    const next = new Map(plan.history);
+    for (const r of results) {
+      const key = targetKey(r.target);
+      if (r.counted) next.set(key, afterRestart(plan.history.get(key), now));
+      if (r.outcome === 'not-found') next.delete(key);
+    }
+    this.memory.set(cluster, next);
+    if (!degraded && this.options.store) {
+      try {
+        await this.options.store.save(cluster, history, next);
+      } catch (err) {
+        notes.push(historyNote(`restart history not saved (${describeStorageError(err, this.options.secrets)}); this worker remembers it until storage is back`));
+      }
+    }
+
+    const byTarget = new Map(results.map((r) => [targetKey(r.target), r]));
+    const outcomes = plan.decisions.map((d) => toOutcome(d, byTarget.get(targetKey(d.target)), next, this.options.policy, degraded));
+    return { cluster, outcomes: [...notes, ...outcomes], restartCalls: client.requests - callsBefore };
+  }
+
+  private async load(cluster: string): Promise<{ history: Map<TargetKey, TargetHistory>; degraded: boolean; problem?: string }> {
+    const remembered = this.memory.get(cluster) ?? new Map<TargetKey, TargetHistory>();
+    if (!this.options.store) return { history: remembered, degraded: false };
+    try {
+      const history = await this.options.store.load(cluster);
+      this.memory.set(cluster, history);
+      return { history, degraded: false };
+    } catch (err) {
+      return { history: remembered, degraded: true, problem: describeStorageError(err, this.options.secrets) };
+    }
+  }
+}
+
+function toOutcome(d: Decision, result: RestartResult | undefined, history: ReadonlyMap<TargetKey, TargetHistory>, policy: HealPolicy, degraded: boolean): HealOutcome {
+  const target = d.target;
+  switch (d.kind) {
+    case 'restart': {
+      const r: Omit<RestartResult, 'target'> = result ?? { outcome: 'failed', counted: false, detail: 'no restart was made' };
+      const h = history.get(targetKey(target));
+      const next = r.counted && h ? nextAttemptAfter(h, policy, degraded) : undefined;
+      return {
+        target,
+        action: 'restart',
+        outcome: r.outcome,
+        attempt: d.attempt,
+        ...(next && { nextAttemptAfter: next }),
+        reason: `${d.reason} → ${r.detail}`,
+        ...(r.httpStatus !== undefined && { httpStatus: r.httpStatus }),
+      };
+    }
+    case 'deferred-backoff':
+      return { target, action: 'wait', outcome: d.kind, attempt: d.attempt, nextAttemptAfter: d.nextAttemptAfter, reason: d.reason };
+    case 'skipped-non-transient':
+      return { target, action: 'skip', outcome: d.kind, attempt: d.attempt, reason: d.reason, pattern: d.pattern };
+    case 'skipped-max-attempts':
+      return { target, action: 'skip', outcome: d.kind, attempt: d.attempt, reason: d.reason };
+    case 'unassigned-too-long':
+      return { target, action: 'report', outcome: d.kind, reason: d.reason };
+    case 'recovered':
+      return { target, action: 'report', outcome: d.kind, attempt: d.attempt, reason: d.reason };
+  }
+}
+
+function historyNote(reason: string): HealOutcome {
+  return { action: 'report', outcome: 'history-unavailable', reason };
+}
+
+function describeStorageError(err: unknown, secrets: readonly string[] = []): string {
+  const e = ensureError(err) as Error & { statusCode?: number; code?: string };
+  return redact(oneLine(`${e.statusCode ? `HTTP ${e.statusCode} ` : ''}${e.code && !e.message.includes(e.code) ? `${e.code}: ` : ''}${e.message}`, 200), secrets);
+}

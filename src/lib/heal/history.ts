@@ -1,0 +1,174 @@
+import { RestError, TableClient, type TableEntity, odata } from '@azure/data-tables';
+import type { StorageConfig } from '../config';
+import { mapLimit } from '../concurrency';
+import { createCredential } from '../ingestion';
+import type { TargetHistory, TargetKey } from './policy';
+
+/** Where the restart history lives between ticks, one partition per cluster. */
+export interface HistoryStore {
+  load(cluster: string): Promise<Map<TargetKey, TargetHistory>>;
+  /** Writes what changed from `before` to `after`; a concurrent writer's changes are merged, not lost. */
+  save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>): Promise<void>;
+}
+
+/** For the demo and for dry runs without storage: remembers for the life of the process. */
+export class MemoryHistoryStore implements HistoryStore {
+  private readonly clusters = new Map<string, Map<TargetKey, TargetHistory>>();
+
+  async load(cluster: string): Promise<Map<TargetKey, TargetHistory>> {
+    return new Map(this.clusters.get(cluster));
+  }
+
+  async save(cluster: string, _before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>): Promise<void> {
+    this.clusters.set(cluster, new Map(after));
+  }
+}
+
+export const HISTORY_TABLE = 'KafkaConnectRestarts';
+
+interface HistoryEntity {
+  partitionKey: string;
+  rowKey: string;
+  attempts: number;
+  lastAttempt?: string;
+  healthySince?: string;
+  unassignedSince?: string;
+}
+
+/**
+ * The history in Azure Table Storage (the function's own AzureWebJobsStorage account), with optimistic
+ * concurrency: every write is conditional on the ETag read, and a conflict is merged and retried, so a
+ * `kc-monitor once` run next to the function never loses a restart.
+ */
+export class TableHistoryStore implements HistoryStore {
+  private readonly etags = new Map<string, string>();
+  private table: Promise<void> | undefined;
+
+  constructor(private readonly client: TableClient) {}
+
+  static fromConfig(storage: StorageConfig): TableHistoryStore {
+    // A storage outage must not stall the tick: few, short retries; the next tick tries again.
+    const options = { retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 } };
+    if (storage.kind === 'connection-string') {
+      const local = /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(storage.connectionString);
+      return new TableHistoryStore(TableClient.fromConnectionString(storage.connectionString, HISTORY_TABLE, { ...options, allowInsecureConnection: local }));
+    }
+    return new TableHistoryStore(new TableClient(storage.tableServiceUri, HISTORY_TABLE, createCredential(storage.clientId), options));
+  }
+
+  async load(cluster: string): Promise<Map<TargetKey, TargetHistory>> {
+    await this.ensureTable();
+    const partitionKey = encodeKey(cluster);
+    const history = new Map<TargetKey, TargetHistory>();
+    for await (const e of this.client.listEntities<HistoryEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
+      if (!e.rowKey) continue;
+      const key = decodeKey(e.rowKey);
+      history.set(key, fromEntity(e));
+      if (e.etag) this.etags.set(etagKey(partitionKey, e.rowKey), e.etag);
+    }
+    return history;
+  }
+
+  async save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>): Promise<void> {
+    await this.ensureTable();
+    const partitionKey = encodeKey(cluster);
+    const writes: Array<[TargetKey, TargetHistory | undefined]> = [];
+    for (const [key, h] of after) if (!sameHistory(before.get(key), h)) writes.push([key, h]);
+    for (const key of before.keys()) if (!after.has(key)) writes.push([key, undefined]);
+    await mapLimit(writes, 16, ([key, h]) => this.write(partitionKey, encodeKey(key), h));
+  }
+
+  private ensureTable(): Promise<void> {
+    // Retried on the next tick if it failed: storage may come back.
+    this.table ??= this.client.createTable().catch((err: unknown) => {
+      this.table = undefined;
+      throw err;
+    });
+    return this.table;
+  }
+
+  private async write(partitionKey: string, rowKey: string, wanted: TargetHistory | undefined, tries = 3): Promise<void> {
+    const ek = etagKey(partitionKey, rowKey);
+    const etag = this.etags.get(ek);
+    try {
+      if (!wanted) {
+        if (etag) await this.client.deleteEntity(partitionKey, rowKey, { etag });
+        this.etags.delete(ek);
+        return;
+      }
+      const entity: TableEntity<HistoryEntity> = { partitionKey, rowKey, ...wanted };
+      const res = etag ? await this.client.updateEntity(entity, 'Replace', { etag }) : await this.client.createEntity(entity);
+      if (res.etag) this.etags.set(ek, res.etag);
+    } catch (err) {
+      const status = err instanceof RestError ? err.statusCode : undefined;
+      if (status === 404 && !wanted) return this.forget(ek); // already gone
+      if ((status !== 409 && status !== 412 && status !== 404) || tries <= 1) throw err;
+      // Someone else wrote this target since we read it (or it vanished): merge with what is there now.
+      const theirs = await this.read(partitionKey, rowKey);
+      return this.write(partitionKey, rowKey, wanted ? merge(wanted, theirs) : keepIfNewer(theirs), tries - 1);
+    }
+  }
+
+  private async read(partitionKey: string, rowKey: string): Promise<TargetHistory | undefined> {
+    const ek = etagKey(partitionKey, rowKey);
+    try {
+      const e = await this.client.getEntity<HistoryEntity>(partitionKey, rowKey);
+      if (e.etag) this.etags.set(ek, e.etag);
+      return fromEntity(e);
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) {
+        this.etags.delete(ek);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  private forget(ek: string): void {
+    this.etags.delete(ek);
+  }
+}
+
+/** Two writers saw the same failure: keep the larger count and the later restart, so backoff never shrinks. */
+export function merge(ours: TargetHistory, theirs: TargetHistory | undefined): TargetHistory {
+  if (!theirs) return ours;
+  const later = (a?: string, b?: string) => (!a ? b : !b ? a : a > b ? a : b);
+  const lastAttempt = later(ours.lastAttempt, theirs.lastAttempt);
+  return {
+    attempts: Math.max(ours.attempts, theirs.attempts),
+    ...(lastAttempt && { lastAttempt }),
+    ...(ours.healthySince && { healthySince: ours.healthySince }),
+    ...(ours.unassignedSince && { unassignedSince: ours.unassignedSince }),
+  };
+}
+
+/** We meant to forget a target; someone else has since recorded a restart of it: keep theirs. */
+function keepIfNewer(theirs: TargetHistory | undefined): TargetHistory | undefined {
+  return theirs && theirs.attempts > 0 && !theirs.healthySince ? theirs : undefined;
+}
+
+function fromEntity(e: HistoryEntity): TargetHistory {
+  return {
+    attempts: Number(e.attempts) || 0,
+    ...(e.lastAttempt && { lastAttempt: e.lastAttempt }),
+    ...(e.healthySince && { healthySince: e.healthySince }),
+    ...(e.unassignedSince && { unassignedSince: e.unassignedSince }),
+  };
+}
+
+function sameHistory(a: TargetHistory | undefined, b: TargetHistory): boolean {
+  return !!a && a.attempts === b.attempts && a.lastAttempt === b.lastAttempt && a.healthySince === b.healthySince && a.unassignedSince === b.unassignedSince;
+}
+
+/** Table keys may not hold / \ # ? or control characters; percent-encoding removes them all. */
+export function encodeKey(text: string): string {
+  return encodeURIComponent(text);
+}
+
+function decodeKey(text: string): string {
+  return decodeURIComponent(text);
+}
+
+function etagKey(partitionKey: string, rowKey: string): string {
+  return `${partitionKey}\n${rowKey}`;
+}

@@ -1,0 +1,165 @@
+import type { ConnectorStatus } from '../connect/status';
+import { rootCause } from '../connect/status';
+
+/**
+ * The restart policy: what to restart, when, and why not. Pure: the observed status, the remembered
+ * history, the settings and `now` go in; decisions and the next history come out. No I/O, no clock.
+ */
+
+export interface NonTransientPattern {
+  /** As written in the settings; named in the outcome so a human knows which rule held the restart back. */
+  readonly source: string;
+  readonly regex: RegExp;
+}
+
+export interface HealPolicy {
+  /** Restarts per failure episode before giving up; 0 = unlimited (a weekend-long outage still heals on Monday). */
+  readonly maxAttempts: number;
+  /** Longest wait between two restarts of one target, in minutes. */
+  readonly backoffCapMinutes: number;
+  /** A trace matching one of these is a failure a restart cannot fix. */
+  readonly nonTransientPatterns: readonly NonTransientPattern[];
+  /** A task UNASSIGNED for longer than this is reported (Connect may take 5 minutes to reassign after a worker leaves). */
+  readonly unassignedMinutes: number;
+}
+
+/** A connector (no taskId) or one of its tasks. */
+export interface Target {
+  readonly connector: string;
+  readonly taskId?: number;
+}
+
+/** What is remembered of one target between ticks. Times are ISO strings: the history is stored as data. */
+export interface TargetHistory {
+  /** Restarts counted in the current failure episode; the backoff grows with it. */
+  readonly attempts: number;
+  readonly lastAttempt?: string;
+  /** First time seen RUNNING after a restart; the episode ends once that lasts longer than the current interval. */
+  readonly healthySince?: string;
+  readonly unassignedSince?: string;
+}
+
+export type TargetKey = string;
+
+/** Unambiguous for any connector name: the task id, when there is one, comes first. */
+export function targetKey(t: Target): TargetKey {
+  return t.taskId === undefined ? `c:${t.connector}` : `t:${t.taskId}:${t.connector}`;
+}
+
+export function targetOf(key: TargetKey): Target {
+  if (key.startsWith('c:')) return { connector: key.slice(2) };
+  const m = /^t:(\d+):([\s\S]*)$/.exec(key);
+  if (!m) throw new Error(`not a target key: ${key}`);
+  return { connector: m[2]!, taskId: Number(m[1]) };
+}
+
+export type Decision =
+  | { readonly kind: 'restart'; readonly target: Target; readonly attempt: number; readonly reason: string }
+  | { readonly kind: 'deferred-backoff'; readonly target: Target; readonly attempt: number; readonly nextAttemptAfter: string; readonly reason: string }
+  | { readonly kind: 'skipped-non-transient'; readonly target: Target; readonly attempt: number; readonly pattern: string; readonly reason: string }
+  | { readonly kind: 'skipped-max-attempts'; readonly target: Target; readonly attempt: number; readonly reason: string }
+  | { readonly kind: 'unassigned-too-long'; readonly target: Target; readonly since: string; readonly reason: string }
+  | { readonly kind: 'recovered'; readonly target: Target; readonly attempt: number; readonly reason: string };
+
+export interface HealInput {
+  readonly connectors: readonly ConnectorStatus[];
+  readonly history: ReadonlyMap<TargetKey, TargetHistory>;
+  readonly policy: HealPolicy;
+  readonly now: Date;
+  /** The history could not be read: wait the full cap between restarts rather than risk a loop. */
+  readonly degraded?: boolean;
+}
+
+export interface HealPlan {
+  readonly decisions: readonly Decision[];
+  /** The history after this observation, before any restart is made (see `afterRestart`). */
+  readonly history: ReadonlyMap<TargetKey, TargetHistory>;
+}
+
+const MINUTE = 60_000;
+
+/** Strimzi's schedule: after the n-th restart wait min(n² + n, cap) minutes — 0, 2, 6, 12, 20, 30, 42, 56, then the cap. */
+export function backoffMinutes(attempts: number, capMinutes: number): number {
+  return Math.min(attempts * attempts + attempts, capMinutes);
+}
+
+export function decide(input: HealInput): HealPlan {
+  const { policy, now } = input;
+  const nowIso = now.toISOString();
+  const next = new Map<TargetKey, TargetHistory>();
+  const decisions: Decision[] = [];
+  const interval = (attempts: number) => (input.degraded ? policy.backoffCapMinutes : backoffMinutes(attempts, policy.backoffCapMinutes));
+
+  const observe = (target: Target, state: string, trace: string | undefined) => {
+    const key = targetKey(target);
+    const h = input.history.get(key) ?? { attempts: 0 };
+    const { unassignedSince: _u, healthySince: _h, ...rest } = h;
+    const keep = (entry: TargetHistory) => {
+      if (entry.attempts > 0 || entry.unassignedSince) next.set(key, entry);
+    };
+
+    if (state === 'FAILED') {
+      const cause = rootCause(trace, 200) || 'no trace';
+      const pattern = policy.nonTransientPatterns.find((p) => p.regex.test(trace ?? ''));
+      keep(rest);
+      if (pattern) {
+        decisions.push({ kind: 'skipped-non-transient', target, attempt: h.attempts, pattern: pattern.source, reason: `a restart cannot fix this (matches ${pattern.source}): ${cause}` });
+      } else if (policy.maxAttempts > 0 && h.attempts >= policy.maxAttempts) {
+        decisions.push({ kind: 'skipped-max-attempts', target, attempt: h.attempts, reason: `gave up after ${h.attempts} restarts (HEAL_MAX_ATTEMPTS=${policy.maxAttempts}): ${cause}` });
+      } else {
+        const due = h.lastAttempt ? new Date(Date.parse(h.lastAttempt) + interval(h.attempts) * MINUTE) : now;
+        if (due <= now) {
+          decisions.push({ kind: 'restart', target, attempt: h.attempts + 1, reason: `FAILED: ${cause}` });
+        } else {
+          const wait = interval(h.attempts);
+          decisions.push({ kind: 'deferred-backoff', target, attempt: h.attempts, nextAttemptAfter: due.toISOString(), reason: `waiting ${wait} min after restart ${h.attempts}${input.degraded ? ' (history unavailable: full backoff)' : ''}: ${cause}` });
+        }
+      }
+      return;
+    }
+
+    if (state === 'RUNNING') {
+      if (h.attempts === 0) return; // nothing to remember
+      const since = h.healthySince ?? nowIso;
+      if (now.getTime() - Date.parse(since) > interval(h.attempts) * MINUTE) {
+        decisions.push({ kind: 'recovered', target, attempt: h.attempts, reason: `RUNNING since ${since}, longer than the ${interval(h.attempts)} min backoff: the restart count starts again from 0` });
+        return;
+      }
+      keep({ ...rest, healthySince: since });
+      return;
+    }
+
+    if (state === 'UNASSIGNED') {
+      const since = h.unassignedSince ?? nowIso;
+      keep({ ...rest, unassignedSince: since });
+      const minutes = (now.getTime() - Date.parse(since)) / MINUTE;
+      if (minutes > policy.unassignedMinutes) {
+        decisions.push({ kind: 'unassigned-too-long', target, since, reason: `UNASSIGNED for ${Math.floor(minutes)} min (over HEAL_UNASSIGNED_MINUTES=${policy.unassignedMinutes}); no worker has picked it up` });
+      }
+      return;
+    }
+
+    // PAUSED and STOPPED are deliberate, RESTARTING is in progress: never restart them, forget nothing.
+    keep({ ...rest, ...(h.healthySince && { healthySince: h.healthySince }) });
+  };
+
+  for (const c of input.connectors) {
+    observe({ connector: c.name }, c.state, c.trace);
+    for (const t of c.tasks) observe({ connector: c.name, taskId: t.id }, t.state, t.trace);
+  }
+  // Targets no longer observed (connector deleted, fewer tasks) are forgotten with the loop above.
+  return { decisions, history: next };
+}
+
+/** The history after a restart call that counts (made, or failed for a reason other than a rebalance). */
+export function afterRestart(history: TargetHistory | undefined, now: Date): TargetHistory {
+  return { attempts: (history?.attempts ?? 0) + 1, lastAttempt: now.toISOString() };
+}
+
+/** When the target may be restarted again if it is still FAILED, given its history after this tick. */
+export function nextAttemptAfter(history: TargetHistory, policy: HealPolicy, degraded = false): string | undefined {
+  if (!history.lastAttempt) return undefined;
+  if (policy.maxAttempts > 0 && history.attempts >= policy.maxAttempts) return undefined;
+  const minutes = degraded ? policy.backoffCapMinutes : backoffMinutes(history.attempts, policy.backoffCapMinutes);
+  return new Date(Date.parse(history.lastAttempt) + minutes * MINUTE).toISOString();
+}

@@ -1,0 +1,98 @@
+import { mapLimit } from '../concurrency';
+import type { ConnectClient } from '../connect/client';
+import { ConnectError, ensureError, oneLine } from '../errors';
+import { type Target, targetKey } from './policy';
+
+/** What became of one restart call. Only `restarted` and `failed` count as an attempt. */
+export type RestartOutcome = 'restarted' | 'failed' | 'deferred-rebalance' | 'not-found' | 'dry-run';
+
+export interface RestartResult {
+  readonly target: Target;
+  readonly outcome: RestartOutcome;
+  readonly counted: boolean;
+  readonly httpStatus?: number;
+  readonly detail: string;
+}
+
+export interface RestartOptions {
+  /** KIP-745 (Kafka 3.0): one call restarts a connector and its failed tasks. */
+  readonly restartPlan: boolean;
+  readonly concurrency: number;
+  /** Waits before retrying a 409 (rebalance) or 5xx within the tick; then it is deferred to the next tick. */
+  readonly retryDelaysMs: readonly number[];
+  readonly signal?: AbortSignal;
+}
+
+/** One REST call and the targets it restarts. */
+interface RestartCall {
+  readonly path: string;
+  readonly targets: readonly Target[];
+}
+
+/**
+ * Plans the fewest calls that restart exactly the due targets: on Connect 3.0+ one
+ * `restart?includeTasks=true&onlyFailed=true` per connector when every failed part of it is due; otherwise
+ * the connector instance and each due task on its own, so a target in backoff or held back is not touched.
+ */
+export function planCalls(due: readonly Target[], failed: readonly Target[], restartPlan: boolean): RestartCall[] {
+  const byConnector = new Map<string, Target[]>();
+  for (const t of due) byConnector.set(t.connector, [...(byConnector.get(t.connector) ?? []), t]);
+  const calls: RestartCall[] = [];
+  for (const [connector, targets] of byConnector) {
+    const base = `/connectors/${encodeURIComponent(connector)}`;
+    const failedHere = failed.filter((t) => t.connector === connector).map(targetKey);
+    const dueHere = new Set(targets.map(targetKey));
+    if (restartPlan && failedHere.length === dueHere.size && failedHere.every((k) => dueHere.has(k))) {
+      calls.push({ path: `${base}/restart?includeTasks=true&onlyFailed=true`, targets });
+      continue;
+    }
+    for (const t of targets) {
+      calls.push({ path: t.taskId === undefined ? `${base}/restart` : `${base}/tasks/${t.taskId}/restart`, targets: [t] });
+    }
+  }
+  return calls;
+}
+
+/** Makes the calls with bounded concurrency; never throws, every target gets a result. */
+export async function restartTargets(client: ConnectClient, due: readonly Target[], failed: readonly Target[], options: RestartOptions): Promise<RestartResult[]> {
+  const calls = planCalls(due, failed, options.restartPlan);
+  const results = await mapLimit(calls, options.concurrency, async (call) => {
+    const r = await callWithRetry(client, call.path, options);
+    return call.targets.map((target) => ({ target, ...r }));
+  });
+  return results.flat();
+}
+
+async function callWithRetry(client: ConnectClient, path: string, options: RestartOptions): Promise<Omit<RestartResult, 'target'>> {
+  for (let retry = 0; ; retry++) {
+    try {
+      const res = await client.post(path, options.signal);
+      return { outcome: 'restarted', counted: true, httpStatus: res.status, detail: `POST ${path} → ${res.status}${describePlan(res.body)}` };
+    } catch (err) {
+      const e = ensureError(err);
+      if (!(e instanceof ConnectError)) return { outcome: 'failed', counted: true, detail: oneLine(e.message) };
+      const status = e.status !== undefined ? { httpStatus: e.status } : {};
+      if (e.kind === 'NOT_FOUND') return { outcome: 'not-found', counted: false, ...status, detail: `${e.message} (deleted while the tick ran)` };
+      const transient = e.kind === 'CONFLICT' || e.kind === 'SERVER_ERROR';
+      if (transient && retry < options.retryDelaysMs.length && !options.signal?.aborted) {
+        await sleep(options.retryDelaysMs[retry]!);
+        continue;
+      }
+      // A rebalance or an overloaded leader is nobody's fault: try again next tick without counting it.
+      if (transient) return { outcome: 'deferred-rebalance', counted: false, ...status, detail: `${e.message} (after ${retry + 1} tries)` };
+      return { outcome: 'failed', counted: true, ...status, detail: e.message };
+    }
+  }
+}
+
+/** The 202 restart plan lists what Connect will restart; say how much. */
+function describePlan(body: unknown): string {
+  const plan = body as { connector?: { state?: unknown }; tasks?: Array<{ state?: unknown }> } | undefined;
+  if (!plan || typeof plan !== 'object' || !plan.connector) return '';
+  const tasks = Array.isArray(plan.tasks) ? plan.tasks.filter((t) => t?.state === 'RESTARTING').length : 0;
+  return ` (plan: connector ${String(plan.connector.state)}, ${tasks} task${tasks === 1 ? '' : 's'} RESTARTING)`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
