@@ -1,13 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Azurite's documented development account: public by design, it only opens a local emulator. */
-const DEV_ACCOUNT = 'devstoreaccount1';
-const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UWJOCOXjTDBaXBNQyzQC8KH6Wgn7q3RYYsGwWNTg==';
+const ACCOUNT = 'kcmonitortest';
 
 export interface Azurite {
   readonly connectionString: string;
@@ -20,14 +19,16 @@ export async function startAzurite(): Promise<Azurite> {
   // In memory, but Azurite still writes a debug log to its working directory: give it a throwaway one.
   const workspace = mkdtempSync(join(tmpdir(), 'kc-monitor-azurite-'));
   const main = createRequire(import.meta.url).resolve('azurite/dist/src/table/main.js');
+  // An account made for this run (AZURITE_ACCOUNTS), so no key lives in the repository.
+  const key = randomBytes(64).toString('base64');
   const child: ChildProcess = spawn(
     process.execPath,
     [main, '--tableHost', '127.0.0.1', '--tablePort', String(port), '--inMemoryPersistence', '--disableTelemetry', '--silent', '--skipApiVersionCheck'],
-    { stdio: 'ignore', cwd: workspace },
+    { stdio: 'ignore', cwd: workspace, env: { ...process.env, AZURITE_ACCOUNTS: `${ACCOUNT}:${key}` } },
   );
   await waitForPort(port, 15_000);
   return {
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};TableEndpoint=http://127.0.0.1:${port}/${DEV_ACCOUNT};`,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${key};TableEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`,
     stop: async () => {
       child.kill();
       rmSync(workspace, { recursive: true, force: true });

@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConnectClient } from '../../../src/lib/connect/client';
+import { ConnectSimulator, type SimConnector } from '../../../src/lib/demo/connectSimulator';
+import type { Target } from '../../../src/lib/heal/policy';
+import { planCalls, restartTargets } from '../../../src/lib/heal/restart';
+
+const failingTask = (name: string, tasks = 2, failed: number[] = [1]): SimConnector => ({
+  name,
+  type: 'sink',
+  config: {},
+  state: 'RUNNING',
+  workerId: 'w:1',
+  tasks: Array.from({ length: tasks }, (_, id) => ({ id, state: failed.includes(id) ? 'FAILED' : 'RUNNING', workerId: 'w:1', ...(failed.includes(id) && { trace: 'boom' }) })),
+});
+
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(stops.splice(0).map((s) => s()));
+});
+
+async function setup(version: string, ...connectors: SimConnector[]) {
+  const sim = new ConnectSimulator({ version }).add(...connectors);
+  const url = await sim.start();
+  const client = new ConnectClient({ name: 'c', url });
+  stops.push(() => sim.stop(), () => client.close());
+  return { sim, client };
+}
+
+const posts = (sim: ConnectSimulator) => sim.requests.filter((r) => r.method === 'POST').map((r) => r.path);
+const OPTS = { restartPlan: true, concurrency: 16, retryDelaysMs: [5, 5] };
+
+describe('planCalls', () => {
+  const a = (taskId?: number): Target => (taskId === undefined ? { connector: 'a b' } : { connector: 'a b', taskId });
+  it.each<[string, Target[], Target[], boolean, string[]]>([
+    ['3.0+: every failed part due → one KIP-745 call', [a(), a(1), a(2)], [a(), a(1), a(2)], true, ['/connectors/a%20b/restart?includeTasks=true&onlyFailed=true']],
+    ['3.0+: only failed tasks, all due → one call', [a(1)], [a(1)], true, ['/connectors/a%20b/restart?includeTasks=true&onlyFailed=true']],
+    ['3.0+: one failed task still in backoff → the due ones alone', [a(1)], [a(1), a(2)], true, ['/connectors/a%20b/tasks/1/restart']],
+    ['3.0+: connector due, its task held back → the connector instance alone', [a()], [a(), a(0)], true, ['/connectors/a%20b/restart']],
+    ['before 3.0: the connector and each task on its own', [a(), a(0), a(3)], [a(), a(0), a(3)], false, ['/connectors/a%20b/restart', '/connectors/a%20b/tasks/0/restart', '/connectors/a%20b/tasks/3/restart']],
+  ])('%s', (_name, due, failed, plan, paths) => {
+    expect(planCalls(due, failed, plan).map((c) => c.path)).toEqual(paths);
+  });
+});
+
+describe('restartTargets against the Connect simulator', () => {
+  it('3.x: one call per connector restarts its failed tasks (202 plan)', async () => {
+    const { sim, client } = await setup('3.7.0', failingTask('x', 3, [0, 2]));
+    const due = [{ connector: 'x', taskId: 0 }, { connector: 'x', taskId: 2 }];
+    const results = await restartTargets(client, due, due, OPTS);
+    expect(results.map((r) => [r.target.taskId, r.outcome, r.counted, r.httpStatus])).toEqual([
+      [0, 'restarted', true, 202],
+      [2, 'restarted', true, 202],
+    ]);
+    expect(results[0]?.detail).toBe('POST /connectors/x/restart?includeTasks=true&onlyFailed=true → 202 (plan: connector RUNNING, 2 tasks RESTARTING)');
+    expect(posts(sim)).toEqual(['/connectors/x/restart?includeTasks=true&onlyFailed=true']);
+    expect(sim.connectors.get('x')?.tasks.map((t) => t.state)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
+  });
+
+  it('2.2: the connector instance and each task separately (204)', async () => {
+    const c = failingTask('old', 2, [1]);
+    c.state = 'FAILED';
+    const { sim, client } = await setup('2.2.0', c);
+    const due = [{ connector: 'old' }, { connector: 'old', taskId: 1 }];
+    const results = await restartTargets(client, due, due, { ...OPTS, restartPlan: false });
+    expect(results.map((r) => [r.outcome, r.httpStatus])).toEqual([
+      ['restarted', 204],
+      ['restarted', 204],
+    ]);
+    expect(posts(sim)).toEqual(['/connectors/old/restart', '/connectors/old/tasks/1/restart']);
+  });
+
+  it.each<[string, { status: number; body: string; times?: number }, string, boolean, number | undefined, number]>([
+    ['a 409 that clears within the tick is retried and restarted', { status: 409, body: '{"error_code":409,"message":"Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."}', times: 2 }, 'restarted', true, 202, 3],
+    ['a 409 that lasts is deferred, not counted', { status: 409, body: '{"error_code":409,"message":"Cannot complete request because of a conflicting operation (e.g. worker rebalance)"}' }, 'deferred-rebalance', false, 409, 3],
+    ['a 500 that lasts is deferred, not counted', { status: 500, body: '{"error_code":500,"message":"Request timed out"}' }, 'deferred-rebalance', false, 500, 3],
+    ['an HTML 502 from a proxy is deferred', { status: 502, body: '<html><title>502 Bad Gateway</title></html>' }, 'deferred-rebalance', false, 502, 3],
+    ['a 404 (deleted mid-tick) is recorded, not counted', { status: 404, body: '{"error_code":404,"message":"Unknown connector: x"}' }, 'not-found', false, 404, 1],
+    ['a 403 counts as an attempt', { status: 403, body: '{"error_code":403,"message":"Forbidden"}' }, 'failed', true, 403, 1],
+  ])('%s', async (_name, fault, outcome, counted, status, calls) => {
+    const { sim, client } = await setup('3.7.0', failingTask('x'));
+    sim.inject({ method: 'POST', path: /\/restart/, ...fault });
+    const due = [{ connector: 'x', taskId: 1 }];
+    const [result] = await restartTargets(client, due, due, OPTS);
+    expect(result).toMatchObject({ outcome, counted, httpStatus: status });
+    expect(result?.detail).not.toContain('\n');
+    expect(posts(sim)).toHaveLength(calls);
+  });
+
+  it('heals 500 failed tasks in one pass with at most 16 calls in flight', async () => {
+    const connectors = Array.from({ length: 125 }, (_, i) => failingTask(`c${i}`, 4, [0, 1, 2, 3]));
+    const { sim, client } = await setup('3.7.0', ...connectors);
+    const due = connectors.flatMap((c) => c.tasks.map((t) => ({ connector: c.name, taskId: t.id })));
+    sim.maxInFlight = 0;
+    const results = await restartTargets(client, due, due, OPTS);
+    expect(results).toHaveLength(500);
+    expect(results.every((r) => r.outcome === 'restarted')).toBe(true);
+    expect(posts(sim)).toHaveLength(125);
+    expect(sim.maxInFlight).toBeLessThanOrEqual(16);
+    expect([...sim.connectors.values()].every((c) => c.tasks.every((t) => t.state === 'RUNNING'))).toBe(true);
+  });
+});
