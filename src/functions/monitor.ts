@@ -14,7 +14,7 @@ export function createTimerHandler(settings: () => Settings) {
   return async function kafkaConnectMonitor(timer: Timer, context: InvocationContext): Promise<void> {
     try {
       if (!monitor) {
-        monitor = createMonitor(loadConfig(settings(), { requireIngestion: true }));
+        monitor = createMonitor(loadConfig(settings(), { requireIngestion: true, requireStorageToHeal: true }));
         for (const warning of monitor.config.warnings) context.warn(warning);
       }
       if (timer.isPastDue) context.warn('the timer is past due: the previous tick ran late or the app was idle');

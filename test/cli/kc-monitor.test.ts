@@ -2,11 +2,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../src/cli/kc-monitor';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { DEMO_DB_PASSWORD, demoConnectors } from '../../src/lib/demo/scenario';
 import type { Settings } from '../../src/lib/config';
+import { HEALING_TABLE, STATUS_TABLE } from '../../src/lib/schema';
+import { testStorage } from '../fakes/azurite';
 import { IngestionFake, ManagedIdentityFake } from '../fakes/ingestion';
 import { expectRowsFitSchema } from '../helpers/schema';
 
@@ -24,21 +26,28 @@ async function run(argv: string[], env: Settings = {}, cwd = mkdtempSync(join(tm
 }
 
 describe('kc-monitor', () => {
-  const sim = new ConnectSimulator({ version: '3.7.0', basicAuth: { username: 'ops', password: CANARY } }).add(...demoConnectors());
-  let env: Settings;
-  beforeAll(async () => {
-    sim.connectors.get('jdbc-sink-orders')!.config['connection.password'] = CANARY;
-    env = { KAFKA_CONNECT_URL: await sim.start(), KAFKA_CONNECT_USERNAME: 'ops', KAFKA_CONNECT_PASSWORD: CANARY };
+  const stops: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(stops.splice(0).map((stop) => stop()));
   });
-  afterAll(() => sim.stop());
 
-  it('status prints a table of connectors and the tasks that need a look', async () => {
+  /** A fresh simulated cluster (the demo's connectors, basic auth, a canary password) and the settings to reach it. */
+  async function cluster(): Promise<Settings> {
+    const sim = new ConnectSimulator({ version: '3.7.0', basicAuth: { username: 'ops', password: CANARY } }).add(...demoConnectors());
+    sim.connectors.get('jdbc-sink-orders')!.config['connection.password'] = CANARY;
+    const url = await sim.start();
+    stops.push(() => sim.stop());
+    return { KAFKA_CONNECT_URL: url, KAFKA_CONNECT_USERNAME: 'ops', KAFKA_CONNECT_PASSWORD: CANARY, AzureWebJobsStorage: testStorage() };
+  }
+
+  it('status prints connectors, the tasks that need a look, and what the healer would do', async () => {
+    const env = await cluster();
     const r = await run(['status'], env);
     expect(r.code).toBe(EXIT.OK);
     expect(r.stdout).toMatch(/^Cluster 127\.0\.0\.1:\d+ {2}REACHABLE {2}Kafka Connect 3\.7\.0$/m);
     expect(r.stdout).toMatch(/^ {2}jdbc-sink-orders +sink +RUNNING +3\/4 running +10\.0\.0\.11:8083$/m);
-    expect(r.stdout).toMatch(/^ {4}task 2 +FAILED +10\.0\.0\.12:8083 +java\.sql\.SQLException: Connection refused: jdbc:postgresql:\/\/app:\*\*\*@orders-db/m);
-    expect(r.stdout).toMatch(/^ {2}elastic-sink-logs +sink +FAILED +0\/0 running \(max 2\)/m);
+    expect(r.stdout).toMatch(/^ {4}task 2 +FAILED +10\.0\.0\.12:8083 +restart 1 due +java\.sql\.SQLException: Connection refused: jdbc:postgresql:\/\/app:\*\*\*@orders-db/m);
+    expect(r.stdout).toMatch(/^ {2}elastic-sink-logs +sink +FAILED +0\/0 running \(max 2\) +10\.0\.0\.11:8083 +held: non-transient +org\.apache\.kafka\.common\.config\.ConfigException/m);
     expect(r.stdout).not.toMatch(/task 0 +RUNNING/);
     expect(r.stdout).not.toContain('\x1b[');
     expect(r.stdout + r.stderr).not.toContain(CANARY);
@@ -46,20 +55,46 @@ describe('kc-monitor', () => {
 
     const all = await run(['status', '--all'], env);
     expect(all.stdout).toMatch(/task 0 +RUNNING/);
+
+    // status changes nothing; once heals, and status then shows the remembered backoff.
+    expect((await run(['status'], env)).stdout).toMatch(/task 0 +FAILED +10\.0\.0\.13:8083 +restart 1 due/);
+    expect((await run(['once', '--out', 'rows.ndjson'], env)).code).toBe(EXIT.OK);
+    const after = await run(['status'], env);
+    expect(after.stdout).toMatch(/^ {4}task 0 +FAILED +10\.0\.0\.13:8083 +1 restart, next \d\d:\d\dZ +org\.postgresql/m);
+    expect(after.stdout).not.toMatch(/task 2 +FAILED/);
   });
 
-  it('once without an ingestion endpoint writes the rows as NDJSON to stdout, the summary to stderr', async () => {
-    const r = await run(['once'], env);
+  it('once heals and writes status and healing rows as NDJSON to stdout, the summary to stderr', async () => {
+    const r = await run(['once'], await cluster());
     expect(r.code).toBe(EXIT.OK);
     const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(rows).toHaveLength(1 + 6 + 12);
-    expect(new Set(rows.map((row) => row.Stream))).toEqual(new Set(['Custom-KafkaConnectStatus']));
-    expectRowsFitSchema(rows.map(({ Stream: _, ...row }) => row));
-    expect(r.stderr).toMatch(/^kc-monitor: 127\.0\.0\.1:\d+: basic auth over plain http sends the password unencrypted; use https\ntick .*19 of 19 rows shipped/);
+    const status = rows.filter((row) => row.Stream === STATUS_TABLE.stream).map(({ Stream: _, ...row }) => row);
+    const healing = rows.filter((row) => row.Stream === HEALING_TABLE.stream).map(({ Stream: _, ...row }) => row);
+    expect(status).toHaveLength(1 + 6 + 12);
+    expect(healing.map((h) => `${String(h.ConnectorName)} ${String(h.Outcome)}`)).toEqual([
+      'jdbc-sink-orders restarted',
+      'debezium-inventory restarted',
+      'elastic-sink-logs skipped-non-transient',
+    ]);
+    expect(rows).toHaveLength(status.length + healing.length);
+    expectRowsFitSchema(status);
+    expectRowsFitSchema(healing, HEALING_TABLE.columns);
+    expect(r.stderr).toMatch(/^kc-monitor: 127\.0\.0\.1:\d+: basic auth over plain http sends the password unencrypted; use https\ntick .*healing: 2 restarted, 1 skipped-non-transient, 22 of 22 rows shipped/);
     expect(r.stdout + r.stderr).not.toContain(CANARY);
   });
 
+  it('once will not restart without a durable history, but will dry-run', async () => {
+    const { AzureWebJobsStorage: _, ...env } = await cluster();
+    const refused = await run(['once'], env);
+    expect(refused.code).toBe(EXIT.CONFIG);
+    expect(refused.stderr).toBe('kc-monitor: Invalid configuration: AzureWebJobsStorage: missing; the restart history needs it (UseDevelopmentStorage=true with Azurite locally), or set AUTO_HEAL=dry-run or off\n');
+    const dry = await run(['once'], { ...env, AUTO_HEAL: 'dry-run' });
+    expect(dry.code).toBe(EXIT.OK);
+    expect(dry.stderr).toContain('healing: 2 dry-run, 1 skipped-non-transient');
+  });
+
   it('once --out writes the rows to a file; local.settings.json Values are read, the environment wins', async () => {
+    const env = await cluster();
     const cwd = mkdtempSync(join(tmpdir(), 'kc-cli-'));
     writeFileSync(join(cwd, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: { ...env, KAFKA_CONNECT_PASSWORD: 'wrong' } }));
     const fromFile = await run(['once', '--out', 'rows.ndjson'], {}, cwd);
@@ -69,11 +104,11 @@ describe('kc-monitor', () => {
     const r = await run(['once', '--out', 'rows.ndjson'], { KAFKA_CONNECT_PASSWORD: CANARY }, cwd);
     expect(r.code).toBe(EXIT.OK);
     expect(r.stdout).toBe('');
-    expect(readFileSync(join(cwd, 'rows.ndjson'), 'utf8').trim().split('\n')).toHaveLength(19);
+    expect(readFileSync(join(cwd, 'rows.ndjson'), 'utf8').trim().split('\n')).toHaveLength(22);
   });
 
   it('exits 3 when a cluster cannot be read, and says which and why in one line', async () => {
-    const r = await run(['once'], { KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'gone', url: 'http://127.0.0.1:1' }]) });
+    const r = await run(['once'], { KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'gone', url: 'http://127.0.0.1:1' }]), AUTO_HEAL: 'off' });
     expect(r.code).toBe(EXIT.CLUSTER_UNREADABLE);
     expect(r.stderr.split('\n')[0]).toBe('kc-monitor: gone: GET / → UNREACHABLE: connection refused (ECONNREFUSED)');
   });
@@ -84,11 +119,13 @@ describe('kc-monitor', () => {
     process.env.IDENTITY_ENDPOINT = await identity.start();
     process.env.IDENTITY_HEADER = identity.header;
     try {
+      const env = await cluster();
       const r = await run(['once'], { ...env, LOGS_INGESTION_ENDPOINT: await ingestion.start(), LOGS_DCR_IMMUTABLE_ID: 'dcr-00112233445566778899aabbccddeeff' });
       expect(r.code).toBe(EXIT.NOT_SHIPPED);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/kc-monitor: 19 rows for Custom-KafkaConnectStatus not shipped: HTTP 403: .*Monitoring Metrics Publisher/);
-      expect(r.stderr).toMatch(/0 of 19 rows shipped/);
+      expect(r.stderr).toMatch(/3 of 22 rows shipped/);
+      expect(ingestion.rows(HEALING_TABLE.stream)).toHaveLength(3);
     } finally {
       await Promise.all([identity.stop(), ingestion.stop()]);
     }
@@ -114,12 +151,20 @@ describe('kc-monitor', () => {
     expect(r.stdout).toContain('Exit codes: 0 the tick ran');
   });
 
-  it('demo runs the real tick against the built-in simulation and says so', async () => {
+  it('demo runs real ticks against the built-in simulation: healing, backoff, a non-transient failure held back', async () => {
     const r = await run(['demo']);
     expect(r.code).toBe(EXIT.OK);
     expect(r.stdout).toMatch(/^kc-monitor demo: a SIMULATION\./);
     expect(r.stdout).toContain('Cluster demo  REACHABLE  Kafka Connect 3.7.0');
-    expect(r.stdout).toMatch(/this tick ships 19 rows \(1 cluster, 6 connector, 12 task\) to table KafkaConnect_CL/);
+    const tick = (n: number) => r.stdout.slice(r.stdout.indexOf(`Tick ${n} at`), r.stdout.indexOf(n === 4 ? 'Status at' : `Tick ${n + 1} at`));
+    expect(tick(1)).toMatch(/jdbc-sink-orders task 2 +restarted +1 +08:02Z/);
+    expect(tick(1)).toMatch(/debezium-inventory task 0 +restarted +1/);
+    expect(tick(1)).toMatch(/elastic-sink-logs +skipped-non-transient +0 .*matches org\\\.apache\\\.kafka\\\.common\\\.config\\\.ConfigException/);
+    expect(tick(2)).toMatch(/debezium-inventory task 0 +restarted +2 +08:11Z/);
+    expect(tick(3)).toMatch(/jdbc-sink-orders task 2 +recovered/);
+    expect(tick(3)).toMatch(/debezium-inventory task 0 +deferred-backoff +2 +08:11Z/);
+    expect(tick(4)).toMatch(/debezium-inventory task 0 +restarted +3/);
+    expect(tick(4)).toMatch(/mirror-source us-east → eu task 1 +unassigned-too-long/);
     expect(r.stdout).toContain('"Trace": "org.apache.kafka.connect.errors.ConnectException');
     expect(r.stdout).not.toContain(DEMO_DB_PASSWORD);
   });

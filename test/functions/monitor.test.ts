@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../../src/lib/demo/scenario';
 import type { StatusRow } from '../../src/lib/rows';
+import { testStorage } from '../fakes/azurite';
 import { IngestionFake, ManagedIdentityFake } from '../fakes/ingestion';
 import { expectRowsFitSchema } from '../helpers/schema';
 
@@ -44,6 +45,7 @@ describe('the timer function', () => {
       PROD_CONNECT_PASSWORD: CANARY,
       LOGS_INGESTION_ENDPOINT: await ingestion.start(),
       LOGS_DCR_IMMUTABLE_ID: DCR,
+      AzureWebJobsStorage: testStorage(),
     };
   });
   afterAll(async () => {
@@ -58,7 +60,7 @@ describe('the timer function', () => {
     expect(options.runOnStartup).toBeUndefined();
   });
 
-  it('runs a tick: rows for every cluster reach Log Analytics, one summary line, no secret anywhere', async () => {
+  it('runs a tick: status and healing rows for every cluster reach Log Analytics, one summary line, no secret anywhere', async () => {
     const { ctx, lines } = context();
     await handler(() => settings)(timer, ctx);
 
@@ -72,11 +74,16 @@ describe('the timer function', () => {
       'java.sql.SQLException: password *** rejected for jdbc:postgresql://app:***@db/app',
     );
     expectRowsFitSchema(rows);
+    const healing = ingestion.rows('Custom-KafkaConnectHealing');
+    expect(healing.map((r) => [r.ConnectorName, r.TaskId, r.Outcome])).toEqual(
+      rows.filter((r) => r.RecordType === 'task' && r.State === 'FAILED').map((r) => [r.ConnectorName, r.TaskId, 'restarted']),
+    );
+    expect(sim.requests.filter((r) => r.method === 'POST')).toHaveLength(4);
 
     expect(lines).toHaveLength(3);
     expect(lines[0]).toBe('warning: prod: basic auth over plain http sends the password unencrypted; use https');
     expect(lines[1]).toBe('warning: dr: GET / → UNREACHABLE: connection refused (ECONNREFUSED)');
-    expect(lines[2]).toMatch(/^information: tick [0-9a-f-]{36}, 2 clusters \(prod REACHABLE 3\.7\.0, dr UNREACHABLE\), 5 connectors, 10 tasks \(4 FAILED\), 17 of 17 rows shipped, \d+ ms$/);
+    expect(lines[2]).toMatch(/^information: tick [0-9a-f-]{36}, 2 clusters \(prod REACHABLE 3\.7\.0, dr UNREACHABLE\), 5 connectors, 10 tasks \(4 FAILED\), healing: 4 restarted, 21 of 21 rows shipped, \d+ ms$/);
     expect(JSON.stringify(ingestion.uploads) + lines.join('\n')).not.toContain(CANARY);
   });
 
@@ -103,6 +110,18 @@ describe('the timer function', () => {
     expect(error?.stack).toBe(error?.message);
     expect(lines).toEqual([`error: ${error?.message}`]);
     expect(lines.join('')).not.toContain(CANARY);
+  });
+
+  it('will not heal without somewhere to remember: AzureWebJobsStorage is required with AUTO_HEAL=on', async () => {
+    const { AzureWebJobsStorage: _, ...noStorage } = settings;
+    const error = await handler(() => noStorage)(timer, context().ctx).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toBe(
+      'Invalid configuration: AzureWebJobsStorage: missing; the restart history needs it (UseDevelopmentStorage=true with Azurite locally), or set AUTO_HEAL=dry-run or off',
+    );
+    await expect(handler(() => ({ ...noStorage, AUTO_HEAL: 'dry-run' }))(timer, context().ctx)).resolves.toBeUndefined();
   });
 
   it('warns when the run is past due', async () => {

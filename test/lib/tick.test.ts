@@ -2,26 +2,29 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../../src/lib/demo/scenario';
+import { MemoryHistoryStore } from '../../src/lib/heal/history';
 import type { RowSink } from '../../src/lib/ingestion';
 import { createMonitor } from '../../src/lib/monitor';
 import type { StatusRow } from '../../src/lib/rows';
+import { HEALING_TABLE } from '../../src/lib/schema';
 import { summarizeTick, tickProblems } from '../../src/lib/tick';
 import { expectRowsFitSchema } from '../helpers/schema';
+import { memorySink as streamSink } from '../helpers/sinks';
 
 const stoppers: Array<() => Promise<void>> = [];
 afterEach(async () => {
   await Promise.all(stoppers.splice(0).map((stop) => stop()));
 });
 
+/** The status rows alone (these tests read and do not heal). */
 function memorySink(): RowSink & { rows: StatusRow[] } {
-  const rows: StatusRow[] = [];
+  const sink = streamSink();
   return {
-    rows,
-    target: 'memory',
-    ship: async (stream, batch) => {
-      rows.push(...(batch as StatusRow[]));
-      return { stream, sent: batch.length, failed: 0, failures: [] };
+    get rows() {
+      return (sink.rows['Custom-KafkaConnectStatus'] ?? []) as unknown as StatusRow[];
     },
+    target: sink.target,
+    ship: sink.ship,
   };
 }
 
@@ -46,6 +49,7 @@ describe('runTick', () => {
             { name: 'down', url: 'http://127.0.0.1:1' },
             { name: 'old', url: old },
           ]),
+          AUTO_HEAL: 'off',
         },
         { requireIngestion: false },
       ),
@@ -78,7 +82,7 @@ describe('runTick', () => {
     const sim = new ConnectSimulator({ version: '3.7.0' }).add(...generatedConnectors(2_000, 4));
     const url = await cluster(sim);
     const sink = memorySink();
-    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_URL: url }, { requireIngestion: false }), { sink });
+    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_URL: url, AUTO_HEAL: 'off' }, { requireIngestion: false }), { sink });
     stoppers.push(() => monitor.close());
     const result = await monitor.tick();
 
@@ -87,5 +91,26 @@ describe('runTick', () => {
     expect(sink.rows).toHaveLength(1 + 2_000 + 8_000);
     expect(sink.rows.filter((r) => r.State === 'FAILED')).toHaveLength(Math.floor(8_000 / 33));
     expect(JSON.stringify(sink.rows)).not.toMatch(/pw-\d+/);
+  });
+
+  it.each([
+    ['3.7.0', 125],
+    ['2.2.0', 500],
+  ])('Connect %s: heals 500 failed tasks in one tick with %i restart calls', async (version, calls) => {
+    const sim = new ConnectSimulator({ version }).add(...generatedConnectors(125, 4, 1));
+    const url = await cluster(sim);
+    const sink = streamSink();
+    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_URL: url }, { requireIngestion: false }), { sink, store: new MemoryHistoryStore() });
+    stoppers.push(() => monitor.close());
+    const result = await monitor.tick();
+
+    expect(result.healings[0]?.restartCalls).toBe(calls);
+    expect(sim.requests.filter((r) => r.method === 'POST')).toHaveLength(calls);
+    expect(sim.maxInFlight).toBeLessThanOrEqual(16);
+    const healing = sink.rows[HEALING_TABLE.stream] ?? [];
+    expect(healing).toHaveLength(500);
+    expect(healing.every((r) => r.Outcome === 'restarted' && r.Attempt === 1)).toBe(true);
+    expectRowsFitSchema(healing, HEALING_TABLE.columns);
+    expect(summarizeTick(result)).toContain('healing: 500 restarted');
   });
 });
