@@ -1,0 +1,55 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TABLES } from '../../src/lib/schema';
+import { INFRA } from './bicep';
+import { errors, workspace } from './kql';
+
+const QUERIES = join(INFRA, 'queries');
+const globals = workspace(TABLES);
+
+/**
+ * Each query as Azure runs it: the per-connector rule with the `let` lines alerts.bicep prepends, workbook
+ * queries with the cluster picker's value, the DCR transform against its input stream.
+ */
+function prepared(file: string, text: string): string {
+  if (file === 'alert-connector-not-running.kql') return `let cluster = "east";\nlet connector = "jdbc-sink \\"orders\\"";\n${text}`;
+  if (file.startsWith('workbook-')) return text.replaceAll('{Cluster}', "'east','west'");
+  return text;
+}
+
+const files = readdirSync(QUERIES).filter((f) => f.endsWith('.kql')).sort();
+const readme = readFileSync(join(INFRA, '..', 'README.md'), 'utf8');
+const readmeQueries = [...readme.matchAll(/```kusto\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+describe('KQL (analyzed by @kusto/language-service-next against tables built from infra/tables.json)', () => {
+  it('finds the queries: every alert, the workbook, the DCR transform, and the README', () => {
+    expect(files).toEqual(expect.arrayContaining(['alert-connector-not-running.kql', 'alert-heartbeat.kql', 'alert-cluster-unreachable.kql', 'alert-healer-gave-up.kql', 'alert-unassigned.kql', 'dcr-transform.kql']));
+    expect(files.filter((f) => f.startsWith('workbook-')).length).toBeGreaterThanOrEqual(4);
+    expect(readmeQueries.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it.each(files.filter((f) => f !== 'dcr-transform.kql'))('%s has no error', (file) => {
+    expect(errors(prepared(file, readFileSync(join(QUERIES, file), 'utf8')), globals)).toEqual([]);
+  });
+
+  it.each(TABLES.map((t) => [t.stream, t] as const))('the DCR transform of %s runs on its stream and outputs every column', (_stream, table) => {
+    const transform = readFileSync(join(QUERIES, 'dcr-transform.kql'), 'utf8');
+    const source = workspace([{ name: 'source', columns: table.columns }]);
+    expect(errors(transform, source)).toEqual([]);
+    // Every column, TimeGenerated first, must come out of the transformation.
+    expect(table.columns[0]?.name).toBe('TimeGenerated');
+    expect(errors(`${transform.trim()}\n| project ${table.columns.map((c) => c.name).join(', ')}`, source)).toEqual([]);
+  });
+
+  it.each(readmeQueries.map((q, i) => [i + 1, q] as const))('README query %i has no error', (_i, query) => {
+    expect(errors(query, globals)).toEqual([]);
+  });
+
+  it('the analyzer does catch a wrong column, a wrong table and bad syntax', () => {
+    expect(errors('KafkaConnect_CL | where Outcome == "restarted"', globals)[0]).toMatch(/^KS142 /);
+    expect(errors('KafkaConnect_CLL | take 1', globals).length).toBeGreaterThan(0);
+    expect(errors('KafkaConnect_CL | where', globals).length).toBeGreaterThan(0);
+    expect(errors('KafkaConnect_CL | where TaskId > "x"', globals)[0]).toMatch(/^KS106 /);
+  });
+});
