@@ -183,8 +183,12 @@ function readStorage(settings: Settings, defaultClientId: string | undefined, pr
     }
     return { kind: 'connection-string', connectionString };
   }
+  // The host needs blob and queue URIs; the history needs the table one, derived from any of them.
   const account = value(settings, 'AzureWebJobsStorage__accountName');
-  const uri = value(settings, 'AzureWebJobsStorage__tableServiceUri') ?? (account && `https://${account}.table.core.windows.net`);
+  const sibling = value(settings, 'AzureWebJobsStorage__blobServiceUri') ?? value(settings, 'AzureWebJobsStorage__queueServiceUri');
+  const uri =
+    value(settings, 'AzureWebJobsStorage__tableServiceUri') ??
+    (account ? `https://${account}.table.core.windows.net` : sibling?.replace(/\.(blob|queue)\./, '.table.'));
   if (!uri) return undefined;
   if (!isUrl(uri, ['https:'])) {
     problems.push(`AzureWebJobsStorage__tableServiceUri: ${JSON.stringify(uri)} is not an https URL`);

@@ -11,14 +11,18 @@ export const SECRET_KEY = /(password|passwd|pwd|secret|token|credential|auth|jaa
 const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   // PEM private keys pasted into messages.
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
-  // user:password@ in any URL (jdbc:postgresql://u:p@host, https://u:p@host).
-  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s/@]*@/gi, `$1:${REDACTED}@`],
+  // user:password@ in any URL (jdbc:postgresql://u:p@host, https://u:p@host); up to the last @, since
+  // passwords contain @ too.
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s/]*@/gi, `$1:${REDACTED}@`],
+  // Oracle thin URLs carry user/password@host.
+  [/(\bjdbc:oracle:[a-z]+:[^\s/:@]+)\/[^\s@]+@/gi, `$1/${REDACTED}@`],
   // Authorization headers and bearer tokens, whatever the scheme.
   [/\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(basic|bearer|digest|negotiate)\s+)?[^\s"',;]+/gi, `$1$2 ${REDACTED}`],
   [/\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`],
-  // key=value and "key": "value" pairs whose key names a secret (password=, api_key:, sasl.jaas.config=, token=...).
+  // key=value and "key": "value" pairs whose key names a secret (password=, api_key:, sasl.jaas.config=,
+  // token=, AccountKey= and sig= of storage connection strings and SAS URLs...).
   [
-    /\b([\w.-]*(?:password|passwd|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|jaas\.config)|(?:[\w-]+[._])?credentials?|key)(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&)}\]]+)/gi,
+    /\b([\w.-]*(?:password|passwd|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|jaas\.config|accountkey|sharedaccesskey)|(?:[\w-]+[._])?credentials?|key|sig)(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&)}\]]+)/gi,
     `$1$2${REDACTED}`,
   ],
 ];
@@ -56,7 +60,8 @@ export function headBytes(text: string, maxBytes: number): string {
 
 /**
  * Cuts a Java stack trace to `maxBytes`, keeping what an on-call engineer reads: the head (the exception
- * and where it surfaced) and the last `Caused by` (the root cause), with a marker saying how much went.
+ * and where it surfaced), the headline of every `Caused by` in between (so the non-transient patterns still
+ * see them), and the last `Caused by` (the root cause), with a marker saying how much went.
  */
 export function truncateTrace(trace: string, maxBytes: number): string {
   const total = utf8Length(trace);
@@ -68,8 +73,20 @@ export function truncateTrace(trace: string, maxBytes: number): string {
   const causeStart = lastCause > 0 ? trace.lastIndexOf('\n', lastCause) + 1 : -1;
   const budget = Math.max(0, maxBytes - markerBytes);
   const cause = causeStart > 0 ? headBytes(trace.slice(causeStart), Math.floor(budget / 2)) : '';
-  const headSource = causeStart > 0 ? trace.slice(0, causeStart) : trace;
-  const head = headBytes(headSource, budget - utf8Length(cause));
+  const before = causeStart > 0 ? trace.slice(0, causeStart) : trace;
+  const causes = before
+    .split('\n')
+    .filter((line) => line.trimStart().startsWith('Caused by:'))
+    .map((line) => `${headBytes(line, 300)}\n`)
+    .join('');
+  const middle = headBytes(causes, Math.floor((budget - utf8Length(cause)) / 2));
+  const head = headBytes(before, budget - utf8Length(cause) - utf8Length(middle));
+  // Causes already inside the head need not be repeated.
+  const rest = middle
+    .split('\n')
+    .filter((line) => line && !head.includes(line))
+    .map((line) => `${line}\n`)
+    .join('');
   const omitted = total - utf8Length(head) - utf8Length(cause);
-  return headBytes(`${head}${markerFor(omitted)}${cause}`, maxBytes);
+  return headBytes(`${head}${markerFor(omitted)}${rest}${cause}`, maxBytes);
 }

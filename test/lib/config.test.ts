@@ -1,10 +1,22 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Settings, loadConfig } from '../../src/lib/config';
+import { DEFAULT_NON_TRANSIENT_PATTERNS, type Settings, loadConfig } from '../../src/lib/config';
 import { ConfigError } from '../../src/lib/errors';
 import { type Pem, issueCertificate, makeCertificateAuthority } from '../fakes/tls';
 
 const DCR = 'dcr-00112233445566778899aabbccddeeff';
 const INGESTION = { LOGS_INGESTION_ENDPOINT: 'https://dcr-x.westeurope-1.ingest.monitor.azure.com', LOGS_DCR_IMMUTABLE_ID: DCR };
+
+const CLIENT = '11111111-2222-3333-4444-555555555555';
+
+function problemsOfStorage(settings: Settings): readonly string[] {
+  try {
+    loadConfig(settings, { requireIngestion: false, requireStorageToHeal: true });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
 
 function problemsOf(settings: Settings, requireIngestion = true): readonly string[] {
   try {
@@ -93,6 +105,13 @@ describe('loadConfig', () => {
     ['named setting missing', { KAFKA_CONNECT_CLUSTERS: '[{"url":"http://a:1","username":"u","passwordSetting":"NOPE"}]' }, false, ['KAFKA_CONNECT_CLUSTERS[0].passwordSetting: the setting NOPE is not set']],
     ['duplicate names', { KAFKA_CONNECT_CLUSTERS: '[{"url":"http://a:1"},{"url":"https://a:1","name":"a:1"}]' }, false, ['KAFKA_CONNECT_CLUSTERS: two clusters are named "a:1"']],
     ['cluster without url', { KAFKA_CONNECT_CLUSTERS: '[{"name":"east"}, 7]' }, false, ['KAFKA_CONNECT_CLUSTERS[0].url: missing', 'KAFKA_CONNECT_CLUSTERS[1]: expected an object']],
+    ['negative HEAL_MAX_ATTEMPTS', { KAFKA_CONNECT_URL: 'http://c:8083', HEAL_MAX_ATTEMPTS: '-1' }, false, ['HEAL_MAX_ATTEMPTS: "-1" is not a whole number ≥ 0 (0 = unlimited)']],
+    ['a zero backoff cap', { KAFKA_CONNECT_URL: 'http://c:8083', HEAL_BACKOFF_CAP_MINUTES: '0' }, false, ['HEAL_BACKOFF_CAP_MINUTES: "0" is not a whole number ≥ 1 (minutes)']],
+    ['a fractional UNASSIGNED threshold', { KAFKA_CONNECT_URL: 'http://c:8083', HEAL_UNASSIGNED_MINUTES: '2.5' }, false, ['HEAL_UNASSIGNED_MINUTES: "2.5" is not a whole number ≥ 0 (minutes)']],
+    ['patterns not a JSON array', { KAFKA_CONNECT_URL: 'http://c:8083', HEAL_NON_TRANSIENT_PATTERNS: 'ConfigException' }, false, ['HEAL_NON_TRANSIENT_PATTERNS: expected a JSON array of regular expressions']],
+    ['an invalid pattern', { KAFKA_CONNECT_URL: 'http://c:8083', HEAL_NON_TRANSIENT_PATTERNS: '["ok", "broken(["]' }, false, ['HEAL_NON_TRANSIENT_PATTERNS: "broken([" is not a valid regular expression']],
+    ['AUTO_HEAL=on without storage where restarts need it', { KAFKA_CONNECT_URL: 'http://c:8083' }, false, []],
+    ['a storage setting that is not a connection string', { KAFKA_CONNECT_URL: 'http://c:8083', AzureWebJobsStorage: 'my-account' }, false, ['AzureWebJobsStorage: not a storage connection string']],
   ])('%s', (_name, settings, requireIngestion, expected) => {
     const problems = problemsOf(settings, requireIngestion);
     expect(problems).toHaveLength(expected.length);
@@ -119,6 +138,42 @@ describe('loadConfig', () => {
     expect(problems).toContain('KAFKA_CONNECT_CLUSTERS[0].url: put credentials in');
     expect(problems).toContain('KAFKA_CONNECT_CLUSTERS[0].clientKey: not an unencrypted PEM private key');
     expect(problems).not.toMatch(/CANARY/);
+  });
+
+  it('reads the healing policy: defaults, numbers, and $defaults expanded among custom patterns', () => {
+    const defaults = loadConfig({ KAFKA_CONNECT_URL: 'http://c:8083' }, { requireIngestion: false });
+    expect(defaults.heal).toMatchObject({ maxAttempts: 0, backoffCapMinutes: 60, unassignedMinutes: 10 });
+    expect(defaults.heal.nonTransientPatterns.map((p) => p.source)).toEqual(DEFAULT_NON_TRANSIENT_PATTERNS);
+    const custom = loadConfig(
+      { KAFKA_CONNECT_URL: 'http://c:8083', HEAL_MAX_ATTEMPTS: '5', HEAL_BACKOFF_CAP_MINUTES: '30', HEAL_UNASSIGNED_MINUTES: '0', HEAL_NON_TRANSIENT_PATTERNS: '["$defaults", "MyFatal"]' },
+      { requireIngestion: false },
+    );
+    expect(custom.heal).toMatchObject({ maxAttempts: 5, backoffCapMinutes: 30, unassignedMinutes: 0 });
+    expect(custom.heal.nonTransientPatterns.map((p) => p.source)).toEqual([...DEFAULT_NON_TRANSIENT_PATTERNS, 'MyFatal']);
+    const only = loadConfig({ KAFKA_CONNECT_URL: 'http://c:8083', HEAL_NON_TRANSIENT_PATTERNS: '["MyFatal"]' }, { requireIngestion: false });
+    expect(only.heal.nonTransientPatterns.map((p) => p.source)).toEqual(['MyFatal']);
+  });
+
+  it.each<[string, Settings, unknown]>([
+    ['a connection string', { AzureWebJobsStorage: 'UseDevelopmentStorage=true' }, { kind: 'connection-string', connectionString: 'UseDevelopmentStorage=true' }],
+    ['an identity-based account name', { AzureWebJobsStorage__accountName: 'stkcmon', AzureWebJobsStorage__clientId: CLIENT }, { kind: 'identity', tableServiceUri: 'https://stkcmon.table.core.windows.net', clientId: CLIENT }],
+    ['a table service URI, with AZURE_CLIENT_ID', { AzureWebJobsStorage__tableServiceUri: 'https://st.table.core.windows.net/', AZURE_CLIENT_ID: CLIENT }, { kind: 'identity', tableServiceUri: 'https://st.table.core.windows.net', clientId: CLIENT }],
+    ['only blob and queue URIs (the table one is derived)', { AzureWebJobsStorage__blobServiceUri: 'https://st.blob.core.windows.net', AzureWebJobsStorage__queueServiceUri: 'https://st.queue.core.windows.net' }, { kind: 'identity', tableServiceUri: 'https://st.table.core.windows.net' }],
+  ])('reads the function storage from %s', (_name, settings, expected) => {
+    const config = loadConfig({ KAFKA_CONNECT_URL: 'http://c:8083', ...settings }, { requireIngestion: false, requireStorageToHeal: true });
+    expect(config.storage).toEqual(expected);
+  });
+
+  it('requires storage to heal where asked to, not to dry-run', () => {
+    expect(problemsOfStorage({ KAFKA_CONNECT_URL: 'http://c:8083' })).toEqual([
+      'AzureWebJobsStorage: missing; the restart history needs it (UseDevelopmentStorage=true with Azurite locally), or set AUTO_HEAL=dry-run or off',
+    ]);
+    expect(problemsOfStorage({ KAFKA_CONNECT_URL: 'http://c:8083', AUTO_HEAL: 'dry-run' })).toEqual([]);
+  });
+
+  it('counts a storage account key among the secrets', () => {
+    const config = loadConfig({ KAFKA_CONNECT_URL: 'http://c:8083', AzureWebJobsStorage: 'DefaultEndpointsProtocol=https;AccountName=st;AccountKey=S3cr3tK3y==;EndpointSuffix=core.windows.net' }, { requireIngestion: false });
+    expect(config.secrets).toContain('S3cr3tK3y==');
   });
 
   it('warns when a password would cross plain http', () => {

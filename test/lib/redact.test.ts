@@ -15,6 +15,9 @@ describe('redact', () => {
     ['bare bearer', 'sent bearer abc.def-ghi', `sent bearer ${REDACTED}`],
     ['secret and token keys', 'client_secret=s1 refresh_token: t2 aws.secret.access.key=k3', `client_secret=${REDACTED} refresh_token: ${REDACTED} aws.secret.access.key=${REDACTED}`],
     ['private key block', 'key: -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY----- end', `key: ${REDACTED} end`],
+ ['a password containing @', 'jdbc:postgresql://app:p@ss@word@db:5432/app failed', `jdbc:postgresql://app:${REDACTED}@db:5432/app failed`],
+    ['Oracle thin user/password@host', 'jdbc:oracle:thin:scott/tiger@db.example:1521/ORCL', `jdbc:oracle:thin:scott/${REDACTED}@db.example:1521/ORCL`],
+    ['storage account key and SAS signature', 'AccountName=st;AccountKey=abc123==;x https://st.blob.core.windows.net/c?sv=2022&sig=Zm9v%3D&se=1', `AccountName=st;AccountKey=${REDACTED};x https://st.blob.core.windows.net/c?sv=2022&sig=${REDACTED}&se=1`],
     ['nothing secret', 'java.lang.NullPointerException at Foo.bar(Foo.java:1)', 'java.lang.NullPointerException at Foo.bar(Foo.java:1)'],
     ['exception names are not keys', 'java.security.InvalidKeyException: bad', 'java.security.InvalidKeyException: bad'],
     ['class names ending in Credential are not keys', 'ManagedIdentityCredential: Authentication failed', 'ManagedIdentityCredential: Authentication failed'],
@@ -63,6 +66,21 @@ describe('truncateTrace', () => {
     expect(cut.startsWith('org.apache.kafka.connect.errors.ConnectException: Exiting WorkerSinkTask')).toBe(true);
     expect(cut).toContain('Caused by: java.sql.SQLException: Connection refused');
     expect(cut).toMatch(/\.\.\. \[\d+ bytes cut by kc-monitor\] \.\.\./);
+  });
+
+  it('keeps the headline of every Caused by, so a ConfigException in the middle is still seen', () => {
+    const nested = [
+      'org.apache.kafka.connect.errors.ConnectException: Failed to start',
+      frames(800, 'Outer'),
+      'Caused by: org.apache.kafka.common.config.ConfigException: Invalid value x for configuration topics',
+      frames(800, 'Middle'),
+      'Caused by: java.lang.IllegalStateException: root',
+      frames(10, 'Root'),
+    ].join('\n');
+    const cut = truncateTrace(nested, 8_000);
+    expect(utf8Length(cut)).toBeLessThanOrEqual(8_000);
+    expect(cut).toContain('Caused by: org.apache.kafka.common.config.ConfigException: Invalid value x for configuration topics');
+    expect(cut).toContain('Caused by: java.lang.IllegalStateException: root');
   });
 
   it('leaves a trace that fits untouched', () => {

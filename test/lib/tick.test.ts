@@ -97,7 +97,7 @@ describe('runTick', () => {
     ['3.7.0', 125],
     ['2.2.0', 500],
   ])('Connect %s: heals 500 failed tasks in one tick with %i restart calls', async (version, calls) => {
-    const sim = new ConnectSimulator({ version }).add(...generatedConnectors(125, 4, 1));
+    const sim = new ConnectSimulator({ version, latencyMs: 2 }).add(...generatedConnectors(125, 4, 1));
     const url = await cluster(sim);
     const sink = streamSink();
     const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_URL: url }, { requireIngestion: false }), { sink, store: new MemoryHistoryStore() });
@@ -107,6 +107,7 @@ describe('runTick', () => {
     expect(result.healings[0]?.restartCalls).toBe(calls);
     expect(sim.requests.filter((r) => r.method === 'POST')).toHaveLength(calls);
     expect(sim.maxInFlight).toBeLessThanOrEqual(16);
+    expect(sim.maxInFlight).toBeGreaterThan(1);
     const healing = sink.rows[HEALING_TABLE.stream] ?? [];
     expect(healing).toHaveLength(500);
     expect(healing.every((r) => r.Outcome === 'restarted' && r.Attempt === 1)).toBe(true);

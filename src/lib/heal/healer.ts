@@ -4,7 +4,7 @@ import type { ClusterSnapshot } from '../connect/read';
 import { parseKafkaVersion, supportsRestartPlan } from '../connect/version';
 import { ensureError, oneLine } from '../errors';
 import { redact } from '../redact';
-import type { HistoryStore } from './history';
+import { type HistoryStore, merge } from './history';
 import { type Decision, type HealPolicy, type Target, type TargetHistory, type TargetKey, afterRestart, decide, nextAttemptAfter, targetKey } from './policy';
 import { type RestartResult, restartTargets } from './restart';
 
@@ -50,6 +50,8 @@ const RETRY_DELAYS_MS = [1_000, 3_000];
 export class Healer {
   /** The last history seen per cluster: the fallback when storage is unreachable. */
   private readonly memory = new Map<string, Map<TargetKey, TargetHistory>>();
+  /** Clusters whose latest history only this worker holds (a save failed): merged into the next load. */
+  private readonly unsaved = new Set<string>();
 
   constructor(private readonly options: HealerOptions) {}
 
@@ -67,7 +69,7 @@ export class Healer {
   async heal(client: ConnectClient, snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal): Promise<ClusterHealing> {
     const cluster = snapshot.cluster;
     if (this.options.mode === 'off' || snapshot.error) return { cluster, outcomes: [], restartCalls: 0 };
-    const { history, degraded, problem } = await this.load(cluster);
+    const { history, stored, degraded, problem } = await this.load(cluster);
     const notes: HealOutcome[] = problem ? [historyNote(`restart history unavailable (${problem}); healing from this worker's memory with the full ${this.options.policy.backoffCapMinutes} min backoff`)] : [];
 
     const plan = decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded });
@@ -91,11 +93,16 @@ export class Healer {
       if (r.outcome === 'not-found') next.delete(key);
     }
     this.memory.set(cluster, next);
-    if (!degraded && this.options.store) {
-      try {
-        await this.options.store.save(cluster, history, next);
-      } catch (err) {
-        notes.push(historyNote(`restart history not saved (${describeStorageError(err, this.options.secrets)}); this worker remembers it until storage is back`));
+    if (this.options.store) {
+      if (degraded) this.unsaved.add(cluster);
+      else {
+        try {
+          await this.options.store.save(cluster, stored, next);
+          this.unsaved.delete(cluster);
+        } catch (err) {
+          this.unsaved.add(cluster);
+          notes.push(historyNote(`restart history not saved (${describeStorageError(err, this.options.secrets)}); this worker remembers it until storage is back`));
+        }
       }
     }
 
@@ -104,15 +111,21 @@ export class Healer {
     return { cluster, outcomes: [...notes, ...outcomes], restartCalls: client.requests - callsBefore };
   }
 
-  private async load(cluster: string): Promise<{ history: Map<TargetKey, TargetHistory>; degraded: boolean; problem?: string }> {
+  /**
+   * The history to decide from, and the one in storage (what `save` compares against). Restarts this worker
+   * made while storage could not be written are merged back in, so they still count once it can be read.
+   */
+  private async load(cluster: string): Promise<{ history: Map<TargetKey, TargetHistory>; stored: Map<TargetKey, TargetHistory>; degraded: boolean; problem?: string }> {
     const remembered = this.memory.get(cluster) ?? new Map<TargetKey, TargetHistory>();
-    if (!this.options.store) return { history: remembered, degraded: false };
+    if (!this.options.store) return { history: remembered, stored: remembered, degraded: false };
     try {
-      const history = await this.options.store.load(cluster);
+      const stored = await this.options.store.load(cluster);
+      const history = new Map(stored);
+      if (this.unsaved.has(cluster)) for (const [key, h] of remembered) history.set(key, merge(h, stored.get(key)));
       this.memory.set(cluster, history);
-      return { history, degraded: false };
+      return { history, stored, degraded: false };
     } catch (err) {
-      return { history: remembered, degraded: true, problem: describeStorageError(err, this.options.secrets) };
+      return { history: remembered, stored: remembered, degraded: true, problem: describeStorageError(err, this.options.secrets) };
     }
   }
 }

@@ -56,15 +56,19 @@ export class TableHistoryStore implements HistoryStore {
     return new TableHistoryStore(new TableClient(storage.tableServiceUri, HISTORY_TABLE, createCredential(storage.clientId), options));
   }
 
+  /** Reads one cluster's history; creates nothing (a table not created yet is an empty history). */
   async load(cluster: string): Promise<Map<TargetKey, TargetHistory>> {
-    await this.ensureTable();
     const partitionKey = encodeKey(cluster);
     const history = new Map<TargetKey, TargetHistory>();
-    for await (const e of this.client.listEntities<HistoryEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
-      if (!e.rowKey) continue;
-      const key = decodeKey(e.rowKey);
-      history.set(key, fromEntity(e));
-      if (e.etag) this.etags.set(etagKey(partitionKey, e.rowKey), e.etag);
+    try {
+      for await (const e of this.client.listEntities<HistoryEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
+        if (!e.rowKey) continue;
+        history.set(decodeKey(e.rowKey), fromEntity(e));
+        if (e.etag) this.etags.set(etagKey(partitionKey, e.rowKey), e.etag);
+      }
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return history;
+      throw err;
     }
     return history;
   }
@@ -129,16 +133,19 @@ export class TableHistoryStore implements HistoryStore {
   }
 }
 
-/** Two writers saw the same failure: keep the larger count and the later restart, so backoff never shrinks. */
+/**
+ * Two writers saw the same failure: keep the larger count and the later restart, so backoff never shrinks.
+ * Our observations since (healthy, unassigned) hold only if nobody restarted the target after them.
+ */
 export function merge(ours: TargetHistory, theirs: TargetHistory | undefined): TargetHistory {
   if (!theirs) return ours;
-  const later = (a?: string, b?: string) => (!a ? b : !b ? a : a > b ? a : b);
-  const lastAttempt = later(ours.lastAttempt, theirs.lastAttempt);
+  const theyRestartedLater = !!theirs.lastAttempt && (!ours.lastAttempt || theirs.lastAttempt > ours.lastAttempt);
+  const lastAttempt = theyRestartedLater ? theirs.lastAttempt : ours.lastAttempt;
   return {
     attempts: Math.max(ours.attempts, theirs.attempts),
     ...(lastAttempt && { lastAttempt }),
-    ...(ours.healthySince && { healthySince: ours.healthySince }),
-    ...(ours.unassignedSince && { unassignedSince: ours.unassignedSince }),
+    ...(!theyRestartedLater && ours.healthySince && { healthySince: ours.healthySince }),
+    ...(!theyRestartedLater && ours.unassignedSince && { unassignedSince: ours.unassignedSince }),
   };
 }
 

@@ -66,7 +66,10 @@ export interface HealInput {
   readonly history: ReadonlyMap<TargetKey, TargetHistory>;
   readonly policy: HealPolicy;
   readonly now: Date;
-  /** The history could not be read: wait the full cap between restarts rather than risk a loop. */
+  /**
+   * The history could not be read: wait the full cap between restarts, and before a first restart of a target
+   * this worker does not remember, rather than risk a loop across runs.
+   */
   readonly degraded?: boolean;
 }
 
@@ -95,7 +98,7 @@ export function decide(input: HealInput): HealPlan {
     const h = input.history.get(key) ?? { attempts: 0 };
     const { unassignedSince: _u, healthySince: _h, ...rest } = h;
     const keep = (entry: TargetHistory) => {
-      if (entry.attempts > 0 || entry.unassignedSince) next.set(key, entry);
+      if (entry.attempts > 0 || entry.lastAttempt || entry.unassignedSince) next.set(key, entry);
     };
 
     if (state === 'FAILED') {
@@ -106,6 +109,12 @@ export function decide(input: HealInput): HealPlan {
         decisions.push({ kind: 'skipped-non-transient', target, attempt: h.attempts, pattern: pattern.source, reason: `a restart cannot fix this (matches ${pattern.source}): ${cause}` });
       } else if (policy.maxAttempts > 0 && h.attempts >= policy.maxAttempts) {
         decisions.push({ kind: 'skipped-max-attempts', target, attempt: h.attempts, reason: `gave up after ${h.attempts} restarts (HEAL_MAX_ATTEMPTS=${policy.maxAttempts}): ${cause}` });
+      } else if (input.degraded && !h.lastAttempt) {
+        // Without the stored history we cannot know whether another run just restarted it: wait a full cap
+        // (counted from now, remembered by this worker) rather than restart on every run.
+        keep({ ...rest, lastAttempt: nowIso });
+        const after = new Date(now.getTime() + policy.backoffCapMinutes * MINUTE).toISOString();
+        decisions.push({ kind: 'deferred-backoff', target, attempt: h.attempts, nextAttemptAfter: after, reason: `history unavailable: waiting ${policy.backoffCapMinutes} min before a first restart by this worker: ${cause}` });
       } else {
         const due = h.lastAttempt ? new Date(Date.parse(h.lastAttempt) + interval(h.attempts) * MINUTE) : now;
         if (due <= now) {

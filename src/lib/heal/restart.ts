@@ -27,6 +27,8 @@ export interface RestartOptions {
 interface RestartCall {
   readonly path: string;
   readonly targets: readonly Target[];
+  /** A KIP-745 call (connector and failed tasks at once). */
+  readonly plan?: boolean;
 }
 
 /**
@@ -43,14 +45,17 @@ export function planCalls(due: readonly Target[], failed: readonly Target[], res
     const failedHere = failed.filter((t) => t.connector === connector).map(targetKey);
     const dueHere = new Set(targets.map(targetKey));
     if (restartPlan && failedHere.length === dueHere.size && failedHere.every((k) => dueHere.has(k))) {
-      calls.push({ path: `${base}/restart?includeTasks=true&onlyFailed=true`, targets });
+      calls.push({ path: `${base}/restart?includeTasks=true&onlyFailed=true`, targets, plan: true });
       continue;
     }
-    for (const t of targets) {
-      calls.push({ path: t.taskId === undefined ? `${base}/restart` : `${base}/tasks/${t.taskId}/restart`, targets: [t] });
-    }
+    for (const t of targets) calls.push({ path: restartPath(t), targets: [t] });
   }
   return calls;
+}
+
+function restartPath(t: Target): string {
+  const base = `/connectors/${encodeURIComponent(t.connector)}`;
+  return t.taskId === undefined ? `${base}/restart` : `${base}/tasks/${t.taskId}/restart`;
 }
 
 /** Makes the calls with bounded concurrency; never throws, every target gets a result. */
@@ -58,7 +63,14 @@ export async function restartTargets(client: ConnectClient, due: readonly Target
   const calls = planCalls(due, failed, options.restartPlan);
   const results = await mapLimit(calls, options.concurrency, async (call) => {
     const r = await callWithRetry(client, call.path, options);
-    return call.targets.map((target) => ({ target, ...r }));
+    if (!(call.plan && r.outcome === 'restarted' && r.httpStatus === 204)) return call.targets.map((target) => ({ target, ...r }));
+    // 204 instead of a 202 plan: a Connect older than 3.0 (its version unknown to us) ignored the query and
+    // restarted only the Connector instance. Restart the due tasks one by one.
+    const out: RestartResult[] = [];
+    for (const target of call.targets) {
+      out.push({ target, ...(target.taskId === undefined ? r : await callWithRetry(client, restartPath(target), options)) });
+    }
+    return out;
   });
   return results.flat();
 }

@@ -1,6 +1,8 @@
+import { RestError } from '@azure/data-tables';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Settings, loadConfig } from '../../../src/lib/config';
 import { ConnectSimulator, type SimConnector } from '../../../src/lib/demo/connectSimulator';
+import { type HistoryStore, TableHistoryStore } from '../../../src/lib/heal/history';
 import { createMonitor } from '../../../src/lib/monitor';
 import { HEALING_TABLE, STATUS_TABLE } from '../../../src/lib/schema';
 import { testStorage } from '../../fakes/azurite';
@@ -131,18 +133,25 @@ describe('AUTO_HEAL', () => {
 });
 
 describe('when storage is unreachable', () => {
-  it('keeps monitoring and shipping, restarts once, then waits the full cap, and says so in a row', async () => {
+  const unreachable = (settings: Settings) => ({ ...settings, AzureWebJobsStorage: testStorage().replace(/TableEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'TableEndpoint=http://127.0.0.1:1') });
+
+  it('keeps monitoring and shipping, waits a full cap before a first restart, and says so in a row', async () => {
     const { sim, settings } = await cluster('3.7.0');
-    const down = { ...settings, AzureWebJobsStorage: testStorage().replace(/TableEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'TableEndpoint=http://127.0.0.1:1') };
     const sink = memorySink();
-    const monitor = createMonitor(loadConfig(down, { requireIngestion: false, requireStorageToHeal: true }), { sink, now: () => at(minute), retryDelaysMs: [5] });
-    stops.push(() => monitor.close());
     let minute = 0;
-    await monitor.tick();
-    minute = 10;
-    await monitor.tick();
+    const monitor = createMonitor(loadConfig(unreachable(settings), { requireIngestion: false, requireStorageToHeal: true }), { sink, now: () => at(minute), retryDelaysMs: [5] });
+    stops.push(() => monitor.close());
+    for (minute of [0, 10, 61, 70]) await monitor.tick();
     const healing = sink.rows[HEALING_TABLE.stream] ?? [];
     expect(brief(healing)).toEqual([
+      'undefined history-unavailable',
+      'flaky sink#1 deferred-backoff 0',
+      'broken-source#0 deferred-backoff 0',
+      'misconfigured skipped-non-transient 0',
+      'undefined history-unavailable',
+      'flaky sink#1 deferred-backoff 0',
+      'broken-source#0 deferred-backoff 0',
+      'misconfigured skipped-non-transient 0',
       'undefined history-unavailable',
       'flaky sink#1 restarted 1',
       'broken-source#0 restarted 1',
@@ -152,9 +161,71 @@ describe('when storage is unreachable', () => {
       'misconfigured skipped-non-transient 0',
     ]);
     expect(healing[0]?.Reason).toMatch(/^restart history unavailable \(.*ECONNREFUSED.*\); healing from this worker's memory with the full 60 min backoff$/);
-    expect(healing.at(-2)?.NextAttemptAfter).toBe(at(60).toISOString());
+    expect(healing[1]?.NextAttemptAfter).toBe(at(60).toISOString());
+    expect(healing.at(-2)?.NextAttemptAfter).toBe(at(121).toISOString());
     expect(sim.requests.filter((q) => q.method === 'POST')).toHaveLength(2);
-    expect(sink.rows[STATUS_TABLE.stream]?.filter((r) => r.RecordType === 'cluster')).toHaveLength(2);
+    expect(sink.rows[STATUS_TABLE.stream]?.filter((r) => r.RecordType === 'cluster')).toHaveLength(4);
     expect(JSON.stringify(healing)).not.toContain(/AccountKey=([^;]+)/.exec(testStorage())![1]);
+  });
+
+  it('never restarts from a fresh process that cannot read the history (no loop across runs)', async () => {
+    const { sim, settings } = await cluster('3.7.0');
+    for (const minute of [0, 5, 10, 65, 130]) {
+      const r = await run(unreachable(settings), minute);
+      expect(brief(r.healing).filter((h) => h.includes('restarted'))).toEqual([]);
+    }
+    expect(sim.requests.filter((q) => q.method === 'POST')).toEqual([]);
+  });
+
+  it('remembers a restart it could not save, and counts it once storage can be read again', async () => {
+    const { sim, settings } = await cluster('3.7.0');
+    const table = TableHistoryStore.fromConfig({ kind: 'connection-string', connectionString: testStorage() });
+    let writable = false;
+    const store: HistoryStore = {
+      load: (c) => table.load(c),
+      save: async (c, before, after) => {
+        if (!writable) throw new RestError('This request is not authorized to perform this operation.', { statusCode: 403 });
+        await table.save(c, before, after);
+      },
+    };
+    const sink = memorySink();
+    let minute = 0;
+    const monitor = createMonitor(loadConfig(settings, { requireIngestion: false, requireStorageToHeal: true }), { sink, store, now: () => at(minute), retryDelaysMs: [5] });
+    stops.push(() => monitor.close());
+
+    await monitor.tick();
+    minute = 1;
+    await monitor.tick();
+    writable = true;
+    minute = 2;
+    await monitor.tick();
+    const healing = brief(sink.rows[HEALING_TABLE.stream] ?? []);
+    expect(healing.filter((h) => h.startsWith('broken-source'))).toEqual(['broken-source#0 restarted 1', 'broken-source#0 deferred-backoff 1', 'broken-source#0 restarted 2']);
+    expect(healing.filter((h) => h.includes('history-unavailable'))).toHaveLength(2);
+    expect((sink.rows[HEALING_TABLE.stream] ?? []).find((r) => r.Outcome === 'history-unavailable')?.Reason).toMatch(/^restart history not saved \(HTTP 403 .*\); this worker remembers it until storage is back$/);
+    expect(sim.requests.filter((q) => q.method === 'POST')).toHaveLength(3);
+    const clusterName = (JSON.parse(String(settings.KAFKA_CONNECT_CLUSTERS)) as Array<{ name: string }>)[0]!.name;
+    expect((await table.load(clusterName)).get('t:0:broken-source')).toEqual({ attempts: 2, lastAttempt: at(2).toISOString() });
+  });
+});
+
+describe('restarts that do not count', () => {
+  it('a rebalance (409) defers without counting: the next tick restarts at once, as attempt 1', async () => {
+    const { sim, settings } = await cluster('3.7.0');
+    sim.inject({ method: 'POST', path: /broken-source/, status: 409, body: '{"error_code":409,"message":"Cannot complete request because of a conflicting operation (e.g. worker rebalance)"}', times: 2 });
+    const r1 = await run(settings, 0);
+    expect(brief(r1.healing)).toContain('broken-source#0 deferred-rebalance 1');
+    const r2 = await run(settings, 1);
+    expect(brief(r2.healing)).toContain('broken-source#0 restarted 1');
+  });
+
+  it('a connector deleted mid-tick (404) is recorded and forgotten', async () => {
+    const { sim, settings } = await cluster('3.7.0');
+    sim.inject({ method: 'POST', path: /broken-source/, status: 404, body: '{"error_code":404,"message":"Unknown connector: broken-source"}' });
+    const r1 = await run(settings, 0);
+    expect(r1.healing.find((r) => r.ConnectorName === 'broken-source')).toMatchObject({ Outcome: 'not-found', HttpStatus: 404 });
+    sim.faults.length = 0;
+    const r2 = await run(settings, 1);
+    expect(brief(r2.healing)).toContain('broken-source#0 restarted 1');
   });
 });

@@ -154,6 +154,14 @@ describe('decide', () => {
     expect(decisions[0]?.reason).toContain('history unavailable: full backoff');
   });
 
+  it('without the history, waits a full cap before a first restart of a target this worker does not remember', () => {
+    const plan = decide({ connectors: [connector('a', 'FAILED', [], TRANSIENT)], history: new Map(), policy: POLICY, now: NOW, degraded: true });
+    expect(plan.decisions[0]).toMatchObject({ kind: 'deferred-backoff', attempt: 0, nextAttemptAfter: iso(60) });
+    expect(plan.history.get('c:a')).toEqual({ attempts: 0, lastAttempt: iso(0) });
+    const later = decide({ connectors: [connector('a', 'FAILED', [], TRANSIENT)], history: plan.history, policy: POLICY, now: at(60), degraded: true });
+    expect(later.decisions[0]).toMatchObject({ kind: 'restart', attempt: 1 });
+  });
+
   it('restarts a permanently failing target on the Strimzi schedule: waits of 2, 6, 12, 20... then hourly', () => {
     // Observed every minute for 5 hours; every restart fails again.
     let h = new Map<string, TargetHistory>();

@@ -19,7 +19,8 @@ afterEach(async () => {
 });
 
 async function setup(version: string, ...connectors: SimConnector[]) {
-  const sim = new ConnectSimulator({ version }).add(...connectors);
+  // A little latency, as over a network: without it every call ends before the next starts.
+  const sim = new ConnectSimulator({ version, latencyMs: 2 }).add(...connectors);
   const url = await sim.start();
   const client = new ConnectClient({ name: 'c', url });
   stops.push(() => sim.stop(), () => client.close());
@@ -86,6 +87,20 @@ describe('restartTargets against the Connect simulator', () => {
     expect(posts(sim)).toHaveLength(calls);
   });
 
+  it('falls back to task restarts when a Connect of unknown version answers the KIP-745 call with 204 (< 3.0)', async () => {
+    const c = failingTask('legacy', 3, [0, 2]);
+    const { sim, client } = await setup('2.2.0', c);
+    const due = [{ connector: 'legacy', taskId: 0 }, { connector: 'legacy', taskId: 2 }];
+    const results = await restartTargets(client, due, due, OPTS);
+    expect(posts(sim)).toEqual(['/connectors/legacy/restart?includeTasks=true&onlyFailed=true', '/connectors/legacy/tasks/0/restart', '/connectors/legacy/tasks/2/restart']);
+    expect(results.map((r) => [r.target.taskId, r.outcome, r.httpStatus])).toEqual([
+      [0, 'restarted', 204],
+      [2, 'restarted', 204],
+    ]);
+    expect(results[0]?.detail).toBe('POST /connectors/legacy/tasks/0/restart → 204');
+    expect(sim.connectors.get('legacy')?.tasks.map((t) => t.state)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
+  });
+
   it('heals 500 failed tasks in one pass with at most 16 calls in flight', async () => {
     const connectors = Array.from({ length: 125 }, (_, i) => failingTask(`c${i}`, 4, [0, 1, 2, 3]));
     const { sim, client } = await setup('3.7.0', ...connectors);
@@ -96,6 +111,7 @@ describe('restartTargets against the Connect simulator', () => {
     expect(results.every((r) => r.outcome === 'restarted')).toBe(true);
     expect(posts(sim)).toHaveLength(125);
     expect(sim.maxInFlight).toBeLessThanOrEqual(16);
+    expect(sim.maxInFlight).toBeGreaterThan(1);
     expect([...sim.connectors.values()].every((c) => c.tasks.every((t) => t.state === 'RUNNING'))).toBe(true);
   });
 });
