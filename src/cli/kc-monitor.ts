@@ -37,11 +37,13 @@ Commands:
   status            read every cluster; print connectors, tasks and what the healer would do (changes nothing)
   once              run exactly one monitor tick, as the Azure Function does (heals per AUTO_HEAL)
   demo              run ticks against a built-in simulated Connect cluster
+  alert-params      print the live clusters' connectors as the Bicep "connectors" parameter (one alert rule each)
 
 Options:
   --settings FILE   read Values from this local.settings.json (default: ./local.settings.json if present)
   --out FILE        once: write rows as NDJSON to FILE instead of stdout (when LOGS_INGESTION_ENDPOINT is unset)
   --all             status: list RUNNING tasks too
+  --json            alert-params: print a JSON array (for -p connectors=@file.json) instead of a bicepparam line
   -h, --help        show this help
 
 Settings come from the environment, then local.settings.json Values. Exit codes: 0 the tick ran,
@@ -54,7 +56,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { settings: { type: 'string' }, out: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        settings: { type: 'string' },
+        out: { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (err) {
     say(`kc-monitor: ${oneLine(ensureError(err).message)}\n\n${USAGE}`);
@@ -74,6 +82,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         return await once(io, readSettings(io, values.settings), values.out);
       case 'demo':
         return await demo(io);
+      case 'alert-params':
+        return await alertParams(io, readSettings(io, values.settings), !!values.json);
       default:
         say(`kc-monitor: ${command ? `unknown command "${command}"` : 'no command given'}\n\n${USAGE}`);
         return EXIT.CONFIG;
@@ -131,6 +141,41 @@ async function once(io: CliIO, settings: Settings, out: string | undefined): Pro
   } finally {
     await monitor.close();
     if (file) await new Promise((done) => file.end(done));
+  }
+}
+
+/**
+ * The `connectors` parameter of infra/main.bicep, from the live clusters: one "not fully RUNNING" rule per
+ * connector. Prints nothing unless every cluster was read, so a deployment never loses rules by accident.
+ */
+async function alertParams(io: CliIO, settings: Settings, json: boolean): Promise<number> {
+  const config = loadConfig({ ...settings, AUTO_HEAL: 'off' }, { requireIngestion: false });
+  const monitor = createMonitor(config);
+  try {
+    const { snapshots } = await monitor.look();
+    const failed = snapshots.filter((s) => s.error);
+    if (failed.length > 0) {
+      warn(io, [...failed.map((s) => s.error!.message), 'nothing printed: every cluster must be read to list every connector']);
+      return EXIT.CLUSTER_UNREADABLE;
+    }
+    const connectors = snapshots.flatMap((s) => s.connectors.map((c) => ({ cluster: s.cluster, name: c.name }))).sort((a, b) => a.cluster.localeCompare(b.cluster) || a.name.localeCompare(b.name));
+    if (json) {
+      io.stdout.write(`${JSON.stringify(connectors, null, 2)}\n`);
+    } else {
+      const bicep = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\$\{/g, '\\${')}'`;
+      io.stdout.write(
+        [
+          `// ${connectors.length} connectors of ${snapshots.length} cluster${snapshots.length === 1 ? '' : 's'}, from kc-monitor alert-params`,
+          'param connectors = [',
+          ...connectors.map((c) => `  { cluster: ${bicep(c.cluster)}, name: ${bicep(c.name)} }`),
+          ']',
+          '',
+        ].join('\n'),
+      );
+    }
+    return EXIT.OK;
+  } finally {
+    await monitor.close();
   }
 }
 

@@ -11,6 +11,7 @@ import { HEALING_TABLE, STATUS_TABLE } from '../../src/lib/schema';
 import { testStorage } from '../fakes/azurite';
 import { IngestionFake, ManagedIdentityFake } from '../fakes/ingestion';
 import { expectRowsFitSchema } from '../helpers/schema';
+import { asBicep, bicepParser, syntaxProblems } from '../infra/bicep';
 
 const CANARY = 'CANARY-cli-5e1f-password';
 
@@ -144,6 +145,48 @@ describe('kc-monitor', () => {
     expect(r.code).toBe(EXIT.CONFIG);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stderr).not.toContain(CANARY);
+  });
+
+  it('alert-params prints every connector as the Bicep connectors parameter, escaped so that it parses', async () => {
+    const sim = new ConnectSimulator({ version: '3.7.0' }).add(
+      ...demoConnectors().slice(0, 2),
+      { ...demoConnectors()[0]!, name: "it's ${odd} \\ name" },
+    );
+    const url = await sim.start();
+    stops.push(() => sim.stop());
+    const settings = { KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'east', url }]) };
+
+    const r = await run(['alert-params'], settings);
+    expect(r.code).toBe(EXIT.OK);
+    expect(r.stdout).toBe(
+      [
+        '// 3 connectors of 1 cluster, from kc-monitor alert-params',
+        'param connectors = [',
+        "  { cluster: 'east', name: 'it\\'s \\${odd} \\\\ name' }",
+        "  { cluster: 'east', name: 'jdbc-sink-orders' }",
+        "  { cluster: 'east', name: 's3-sink-clickstream' }",
+        ']',
+        '',
+      ].join('\n'),
+    );
+    const parser = await bicepParser();
+    expect(syntaxProblems(parser.parse(asBicep('x.bicepparam', r.stdout))!.rootNode)).toEqual([]);
+
+    const json = await run(['alert-params', '--json'], settings);
+    expect(JSON.parse(json.stdout)).toEqual([
+      { cluster: 'east', name: "it's ${odd} \\ name" },
+      { cluster: 'east', name: 'jdbc-sink-orders' },
+      { cluster: 'east', name: 's3-sink-clickstream' },
+    ]);
+  });
+
+  it('alert-params prints nothing when a cluster cannot be read', async () => {
+    const env = await cluster();
+    const r = await run(['alert-params'], { KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'ok', url: env.KAFKA_CONNECT_URL, username: 'ops', password: CANARY }, { name: 'gone', url: 'http://127.0.0.1:1' }]) });
+    expect(r.code).toBe(EXIT.CLUSTER_UNREADABLE);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('kc-monitor: nothing printed: every cluster must be read to list every connector');
     expect(r.stderr).not.toContain(CANARY);
   });
 

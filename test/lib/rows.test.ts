@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectError } from '../../src/lib/errors';
-import { type StatusRow, fitValues, statusRows } from '../../src/lib/rows';
-import { MAX_VALUE_BYTES, STATUS_TABLE } from '../../src/lib/schema';
+import { type HealingRow, type StatusRow, fitValues, statusRows } from '../../src/lib/rows';
+import { HEALING_TABLE, MAX_VALUE_BYTES, STATUS_TABLE, TABLES } from '../../src/lib/schema';
 import { utf8Length } from '../../src/lib/redact';
 import { expectRowsFitSchema } from '../helpers/schema';
 
@@ -79,13 +79,29 @@ describe('the table schema (infra/tables.json)', () => {
     expect(STATUS_TABLE.stream).toBe('Custom-KafkaConnectStatus');
   });
 
-  it('follows the Log Analytics naming rules', () => {
+  it.each(TABLES.map((t) => [t.name, t] as const))('%s follows the Log Analytics rules', (_name, table) => {
     const reserved = new Set(['_ResourceId', 'id', '_SubscriptionId', 'TenantId', 'Type', 'UniqueId', 'Title']);
-    expect(STATUS_TABLE.name).toMatch(/_CL$/);
-    for (const c of STATUS_TABLE.columns) {
+    const types = new Set(['boolean', 'datetime', 'dynamic', 'guid', 'int', 'long', 'real', 'string']);
+    expect(table.name).toMatch(/^[A-Za-z][A-Za-z0-9_]*_CL$/);
+    expect(table.stream).toMatch(/^Custom-[A-Za-z0-9_]+$/);
+    expect(table.columns.length).toBeLessThanOrEqual(500);
+    expect(new Set(table.columns.map((c) => c.name)).size).toBe(table.columns.length);
+    for (const c of table.columns) {
       expect(c.name).toMatch(/^[A-Za-z][A-Za-z0-9_]{0,44}$/);
-      expect(reserved.has(c.name)).toBe(false);
+      expect(reserved.has(c.name), c.name).toBe(false);
+      expect(types.has(c.type), `${c.name}: ${c.type}`).toBe(true);
+      expect(c.description.length).toBeGreaterThan(0);
     }
-    expect(STATUS_TABLE.columns.find((c) => c.name === 'TimeGenerated')?.type).toBe('datetime');
+    expect(table.columns[0]).toMatchObject({ name: 'TimeGenerated', type: 'datetime' });
+  });
+
+  it('declares at most 10 streams for one DCR', () => {
+    expect(TABLES.length).toBeLessThanOrEqual(10);
+    expect(new Set(TABLES.map((t) => t.stream)).size).toBe(TABLES.length);
+  });
+
+  it('declares exactly the columns the healing row type can carry', () => {
+    const keys: Array<keyof HealingRow> = ['TimeGenerated', 'CorrelationId', 'Cluster', 'ConnectorName', 'TaskId', 'Action', 'Outcome', 'Attempt', 'NextAttemptAfter', 'Reason', 'HttpStatus', 'Pattern'];
+    expect(HEALING_TABLE.columns.map((c) => c.name).sort()).toEqual([...keys].sort());
   });
 });
