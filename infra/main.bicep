@@ -47,6 +47,14 @@ param connectClientKey string = ''
 @description('Optional. NCRONTAB schedule of the monitor (six fields).')
 param monitorSchedule string = '0 */5 * * * *'
 
+@description('Optional. The tick\'s budget in seconds; shorter than the schedule interval.')
+@minValue(10)
+param monitorDeadlineSeconds int = 240
+
+@description('Optional. Cap of the spool of rows kept through an ingestion outage, in MB.')
+@minValue(1)
+param spoolMaxMb int = 200
+
 @description('Optional. on: restart failed connectors and tasks; dry-run: decide and record only; off: monitor only.')
 @allowed(['on', 'dry-run', 'off'])
 param autoHeal string = 'on'
@@ -83,7 +91,7 @@ param totalRetentionInDays int = 90
 
 // ---------- Key Vault
 
-@description('Optional. Resource id of an existing Key Vault (RBAC authorization) for the Connect secrets; empty creates one.')
+@description('Optional. Resource id of an existing Key Vault (RBAC authorization) for the Connect secrets; empty creates one (purge-protected: its name stays reserved for 90 days after deletion, so a redeploy into a recreated resource group should point here at the recovered vault).')
 param existingKeyVaultId string = ''
 
 // ---------- Network
@@ -124,7 +132,8 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
 
 module workspace 'modules/workspace.bicep' = {
   name: 'workspace'
-  scope: createWorkspace ? resourceGroup() : resourceGroup(split(existingWorkspaceId, '/')[2], split(existingWorkspaceId, '/')[4])
+  // The condition goes inside resourceGroup(): Bicep cannot resolve a scope chosen by a ternary (BCP420).
+  scope: resourceGroup(createWorkspace ? subscription().subscriptionId : split(existingWorkspaceId, '/')[2], createWorkspace ? resourceGroup().name : split(existingWorkspaceId, '/')[4])
   params: {
     name: workspaceName
     create: createWorkspace
@@ -163,7 +172,7 @@ module dcr 'modules/data-collection-rule.bicep' = {
   name: 'data-collection-rule'
   params: {
     name: 'dcr-${namePrefix}-${suffix}'
-    location: location
+    location: workspace.outputs.location // a DCR must be in its workspace's region
     workspaceResourceId: workspace.outputs.resourceId
     principalId: identity.properties.principalId
     tags: tags
@@ -183,7 +192,7 @@ module storage 'modules/storage.bicep' = {
 
 module vault 'modules/key-vault.bicep' = {
   name: 'key-vault'
-  scope: createVault ? resourceGroup() : resourceGroup(split(existingKeyVaultId, '/')[2], split(existingKeyVaultId, '/')[4])
+  scope: resourceGroup(createVault ? subscription().subscriptionId : split(existingKeyVaultId, '/')[2], createVault ? resourceGroup().name : split(existingKeyVaultId, '/')[4])
   params: {
     name: vaultName
     create: createVault
@@ -235,6 +244,8 @@ module functionApp 'modules/function-app.bicep' = {
     // Every setting of the monitor (README "Settings"); secrets only as Key Vault references.
     monitorSettings: {
       MONITOR_SCHEDULE: monitorSchedule
+      MONITOR_DEADLINE_SECONDS: monitorDeadlineSeconds
+      SPOOL_MAX_MB: spoolMaxMb
       KAFKA_CONNECT_URL: connectUrl
       KAFKA_CONNECT_CLUSTERS: connectClusters
       KAFKA_CONNECT_USERNAME: connectUsername

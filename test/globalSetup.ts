@@ -18,7 +18,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   process.env.NODE_EXTRA_CA_CERTS = join(dir, 'ca.pem');
   process.env.KC_MONITOR_TEST_TLS = dir;
   const azurite = await startAzurite();
-  process.env.KC_MONITOR_TEST_STORAGE = azurite.connectionString;
+  process.env.KC_MONITOR_TEST_STORAGE = JSON.stringify(azurite.connectionStrings);
   return async () => {
     await azurite.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -67,5 +67,8 @@ output resourceId string = workspace.id
 @description('The workspace customer id (for queries).')
 output customerId string = create ? newWorkspace!.properties.customerId : workspace.properties.customerId
 
+@description('The workspace region: the DCR must be created in it.')
+output location string = create ? location : workspace.location
+
 @description('The tables created, in the order of infra/tables.json.')
 output tableNames array = [for (table, i) in schema.tables: tables[i].name]

@@ -132,7 +132,8 @@ async function once(io: CliIO, settings: Settings, out: string | undefined): Pro
   const config = loadConfig(settings, { requireIngestion: false, requireStorageToHeal: true });
   const file = !config.ingestion && out ? createWriteStream(resolve(io.cwd, out)) : undefined;
   const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout, out ?? 'stdout');
-  const monitor = createMonitor(config, { ...(sink && { sink }) });
+  // NDJSON never fails, and must not drain the function's spool into a file: no spool then.
+  const monitor = createMonitor(config, { ...(sink && { sink, spool: null }) });
   try {
     warn(io, config.warnings);
     const result = await monitor.tick();
@@ -196,7 +197,7 @@ async function demo(io: CliIO): Promise<number> {
   };
   let now = new Date('2026-01-05T08:00:00Z');
   const config = loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'demo', url }]) }, { requireIngestion: false });
-  const monitor = createMonitor(config, { sink, store: new MemoryHistoryStore(), now: () => now });
+  const monitor = createMonitor(config, { sink, spool: null, store: new MemoryHistoryStore(), now: () => now });
   const color = useColor(io);
   const write = (...lines: string[]) => io.stdout.write(`${lines.join('\n')}\n`);
   try {

@@ -26,10 +26,10 @@ export interface IngestionConfig {
   readonly dcrImmutableId: string;
 }
 
-/** The function's own storage account, where the restart history lives (Azure Table Storage). */
+/** The function's own storage account: the restart history (tables) and the row spool (blobs). */
 export type StorageConfig =
   | { readonly kind: 'connection-string'; readonly connectionString: string }
-  | { readonly kind: 'identity'; readonly tableServiceUri: string; readonly clientId?: string };
+  | { readonly kind: 'identity'; readonly tableServiceUri: string; readonly blobServiceUri: string; readonly clientId?: string };
 
 export interface MonitorConfig {
   readonly clusters: readonly ClusterConfig[];
@@ -41,6 +41,10 @@ export interface MonitorConfig {
   readonly storage?: StorageConfig;
   /** User-assigned managed identity; absent means system-assigned (or a developer login locally). */
   readonly managedIdentityClientId?: string;
+  /** The tick's budget (MONITOR_DEADLINE_SECONDS): shorter than the schedule interval. */
+  readonly deadlineSeconds: number;
+  /** The cap of the spool of unshipped rows (SPOOL_MAX_MB). */
+  readonly spoolMaxBytes: number;
   /** Values that must never appear in a row, log line or message. */
   readonly secrets: readonly string[];
   /** Things that work but deserve a look; printed once, never fatal. */
@@ -113,6 +117,25 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
     nonTransientPatterns: readPatterns(value(settings, 'HEAL_NON_TRANSIENT_PATTERNS'), problems),
   };
 
+  const deadlineSeconds = integer(settings, 'MONITOR_DEADLINE_SECONDS', 240, 10, problems, 'seconds');
+  const interval = scheduleIntervalSeconds(value(settings, 'MONITOR_SCHEDULE'));
+  if (interval !== undefined && deadlineSeconds >= interval) {
+    problems.push(`MONITOR_DEADLINE_SECONDS: ${deadlineSeconds} s is not shorter than the ${interval} s between ticks of MONITOR_SCHEDULE`);
+  }
+  const spoolMaxMb = integer(settings, 'SPOOL_MAX_MB', 200, 1, problems, 'megabytes');
+
+  // App Service leaves a reference it could not resolve as its literal text: say which one, and why.
+  for (const [name, v] of Object.entries(settings)) {
+    if (v?.trim().startsWith('@Microsoft.KeyVault(')) {
+      problems.push(`${name}: the Key Vault reference was not resolved (the app's identity needs Key Vault Secrets User on the vault; restart the app after granting it)`);
+    }
+  }
+
+  // Node's global switch would turn TLS verification off for the Azure SDKs too: refuse to run with it.
+  if (settings.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    problems.push('NODE_TLS_REJECT_UNAUTHORIZED: "0" turns TLS verification off; remove it (trust a private CA with KAFKA_CONNECT_CA_CERT instead)');
+  }
+
   const storage = readStorage(settings, clientId, problems);
   if (!storage && autoHeal === 'on' && options.requireStorageToHeal) {
     problems.push('AzureWebJobsStorage: missing; the restart history needs it (UseDevelopmentStorage=true with Azurite locally), or set AUTO_HEAL=dry-run or off');
@@ -130,9 +153,24 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
     heal,
     ...(storage && { storage }),
     ...(clientId && { managedIdentityClientId: clientId }),
+    deadlineSeconds,
+    spoolMaxBytes: spoolMaxMb * 1024 * 1024,
     secrets,
     warnings,
   };
+}
+
+// Seconds between ticks for the schedules people write (every N seconds, minutes or hours, such as the default
+// every 5 minutes); undefined for anything fancier, which is then not checked.
+export function scheduleIntervalSeconds(schedule: string | undefined): number | undefined {
+  const fields = schedule?.trim().split(/\s+/);
+  if (fields?.length !== 6 || fields.slice(3).some((f) => f !== '*')) return undefined;
+  const [sec, min, hour] = fields as [string, string, string];
+  const every = (f: string) => (f === '*' ? 1 : /^\*\/(\d+)$/.exec(f) ? Number(/^\*\/(\d+)$/.exec(f)![1]) : undefined);
+  if (/^\d+$/.test(sec) && hour === '*' && every(min)) return every(min)! * 60;
+  if (/^\d+$/.test(sec) && /^\d+$/.test(min) && every(hour)) return every(hour)! * 3600;
+  if (every(sec) && min === '*' && hour === '*') return every(sec);
+  return undefined;
 }
 
 function integer(settings: Settings, name: string, fallback: number, min: number, problems: string[], unit: string): number {
@@ -195,7 +233,9 @@ function readStorage(settings: Settings, defaultClientId: string | undefined, pr
     return undefined;
   }
   const clientId = value(settings, 'AzureWebJobsStorage__clientId') ?? defaultClientId;
-  return { kind: 'identity', tableServiceUri: uri.replace(/\/+$/, ''), ...(clientId && { clientId }) };
+  const tableServiceUri = uri.replace(/\/+$/, '');
+  const blobServiceUri = (value(settings, 'AzureWebJobsStorage__blobServiceUri') ?? tableServiceUri.replace('.table.', '.blob.')).replace(/\/+$/, '');
+  return { kind: 'identity', tableServiceUri, blobServiceUri, ...(clientId && { clientId }) };
 }
 
 function readClusters(settings: Settings, problems: string[], warnings: string[]): ClusterConfig[] {

@@ -5,11 +5,15 @@ import type { IngestionConfig } from './config';
 import { ensureError, oneLine } from './errors';
 import { redact } from './redact';
 
-/** One chunk the Logs Ingestion API refused: what it said, and how many rows it held. */
+/** One chunk the Logs Ingestion API refused: what it said, and the rows it held. */
 export interface ShipFailure {
   readonly rows: number;
   readonly status?: number;
   readonly reason: string;
+  /** Worth sending again later (throttling, outage, permissions still propagating); false for bad data (400, 413). */
+  readonly retryable: boolean;
+  /** The rows themselves, to spool for a later tick. */
+  readonly logs: readonly object[];
 }
 
 export interface ShipResult {
@@ -34,8 +38,10 @@ export class LogsIngestionSink implements RowSink {
     private readonly config: IngestionConfig,
     credential: TokenCredential,
     private readonly secrets: readonly string[] = [],
+    /** The SDK retries 429 and 5xx (honouring Retry-After); the tick's deadline bounds the rest. */
+    retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number },
   ) {
-    this.client = new LogsIngestionClient(config.endpoint, credential);
+    this.client = new LogsIngestionClient(config.endpoint, credential, { ...(retryOptions && { retryOptions }) });
     this.target = `${new URL(config.endpoint).host} (${config.dcrImmutableId})`;
   }
 
@@ -48,8 +54,8 @@ export class LogsIngestionSink implements RowSink {
     } catch (err) {
       // The SDK's aggregate message is empty ("undefined\n}"): describe each failed chunk ourselves.
       const failures: ShipFailure[] = isAggregateLogsUploadError(err)
-        ? err.errors.map((e) => ({ rows: e.failedLogs.length, ...describeCause(e.cause, this.secrets) }))
-        : [{ rows: rows.length, ...describeCause(ensureError(err), this.secrets) }];
+        ? err.errors.map((e) => ({ rows: e.failedLogs.length, logs: e.failedLogs, ...describeCause(e.cause, this.secrets) }))
+        : [{ rows: rows.length, logs: rows, ...describeCause(ensureError(err), this.secrets) }];
       const failed = Math.min(rows.length, failures.reduce((n, f) => n + f.rows, 0));
       return { stream, sent: rows.length - failed, failed, failures };
     }
@@ -70,7 +76,7 @@ const STATUS_HINTS: Record<number, string> = {
   429: 'throttled',
 };
 
-function describeCause(cause: Error, secrets: readonly string[]): { status?: number; reason: string } {
+function describeCause(cause: Error, secrets: readonly string[]): { status?: number; reason: string; retryable: boolean } {
   const e = tokenFailure(cause) as Error & { statusCode?: number; code?: string };
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const hint = status !== undefined ? STATUS_HINTS[status] : undefined;
@@ -80,7 +86,9 @@ function describeCause(cause: Error, secrets: readonly string[]): { status?: num
   const reason = [status !== undefined ? `HTTP ${status}` : e.name, e.code && !message.includes(e.code) ? e.code : undefined, message, hint]
     .filter(Boolean)
     .join(': ');
-  return { ...(status !== undefined && { status }), reason: oneLine(reason, 400) };
+  // 400 and 413 say the data itself is wrong: sending it again cannot help. Anything else may pass later.
+  const retryable = status !== 400 && status !== 413;
+  return { ...(status !== undefined && { status }), reason: oneLine(reason, 400), retryable };
 }
 
 /**

@@ -1,10 +1,12 @@
 import type { MonitorConfig } from './config';
 import { ConnectClient, type ConnectTimeouts, DEFAULT_TIMEOUTS } from './connect/client';
 import { readCluster } from './connect/read';
+import { Delivery } from './delivery';
 import { Healer } from './heal/healer';
 import { type HistoryStore, TableHistoryStore } from './heal/history';
 import type { Decision } from './heal/policy';
 import { LogsIngestionSink, type RowSink, createCredential } from './ingestion';
+import { BlobSpool, type Spool } from './spool';
 import { DEFAULT_MAX_TRACE_BYTES, type TickResult, runTick } from './tick';
 
 export interface MonitorOptions {
@@ -12,6 +14,10 @@ export interface MonitorOptions {
   readonly sink?: RowSink;
   /** Where the restart history lives; defaults to Table Storage in AzureWebJobsStorage when configured. */
   readonly store?: HistoryStore;
+  /** Where unshipped rows wait; defaults to blobs in AzureWebJobsStorage when configured; null for none. */
+  readonly spool?: Spool | null;
+  /** The Logs Ingestion SDK's retries of 429 and 5xx (its defaults otherwise; tests shorten them). */
+  readonly ingestionRetry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   readonly now?: () => Date;
   readonly timeouts?: ConnectTimeouts;
   /** Waits before retrying a restart refused by a rebalance (tests shorten them). */
@@ -39,7 +45,9 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   const clients = config.clusters.map((cluster) => new ConnectClient(cluster, options.timeouts ?? DEFAULT_TIMEOUTS));
   const sink =
     options.sink ??
-    (config.ingestion && new LogsIngestionSink(config.ingestion, createCredential(config.managedIdentityClientId), config.secrets));
+    (config.ingestion && new LogsIngestionSink(config.ingestion, createCredential(config.managedIdentityClientId), config.secrets, options.ingestionRetry));
+  const spool = options.spool === null ? undefined : (options.spool ?? (config.storage && BlobSpool.fromConfig(config.storage)));
+  const delivery = sink && new Delivery(sink, spool, { maxAgeMs: 47 * 3_600_000, maxBytes: config.spoolMaxBytes }, config.secrets);
   const store = options.store ?? (config.storage && TableHistoryStore.fromConfig(config.storage));
   const healer = new Healer({
     mode: config.autoHeal,
@@ -52,7 +60,7 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   return {
     config,
     ...(sink && { sink }),
-    tick: () => runTick({ clients, healer, now, ...(sink && { sink }) }),
+    tick: () => runTick({ clients, healer, now, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }) }),
     look: async () => {
       const at = now();
       const snapshots = await Promise.all(clients.map((c) => readCluster(c, { maxTraceBytes: DEFAULT_MAX_TRACE_BYTES })));

@@ -1,4 +1,5 @@
 import type { ClusterSnapshot } from './connect/read';
+import type { DeliveryReport } from './delivery';
 import type { ClusterHealing } from './heal/healer';
 import { countTasks } from './connect/status';
 import { MAX_VALUE_BYTES } from './schema';
@@ -9,7 +10,7 @@ export interface StatusRow {
   TimeGenerated: string;
   CorrelationId: string;
   Cluster: string;
-  RecordType: 'cluster' | 'connector' | 'task';
+  RecordType: 'cluster' | 'connector' | 'task' | 'monitor';
   ConnectorName?: string;
   ConnectorType?: string;
   ConnectorClass?: string;
@@ -23,6 +24,7 @@ export interface StatusRow {
   TasksMax?: number;
   ConnectVersion?: string;
   Detail?: string;
+  RowCount?: number;
 }
 
 /** What every row of one tick shares. */
@@ -72,6 +74,21 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot): StatusR
       });
     }
   }
+  return rows.map(fitValues);
+}
+
+/**
+ * The monitor's own events as rows (RecordType `monitor`): the loss or delay of rows is itself on record,
+ * and so is a deadline that cut the tick short.
+ */
+export function monitorRows(stamp: TickStamp, delivery: DeliveryReport, deadline?: string): StatusRow[] {
+  const base = { TimeGenerated: stamp.timeGenerated, CorrelationId: stamp.correlationId, Cluster: '', RecordType: 'monitor' as const };
+  const rows: StatusRow[] = [];
+  if (delivery.spooled > 0) rows.push({ ...base, State: 'ROWS_SPOOLED', RowCount: delivery.spooled, Detail: `${delivery.spooled} rows could not be shipped and were spooled for the next tick` });
+  if (delivery.replayed > 0) rows.push({ ...base, State: 'ROWS_REPLAYED', RowCount: delivery.replayed, Detail: `${delivery.replayed} rows spooled by earlier ticks were shipped, with their original TimeGenerated` });
+  for (const d of delivery.dropped) rows.push({ ...base, State: 'ROWS_DROPPED', RowCount: d.rows, Detail: `${d.rows} rows of ${d.stream} dropped: ${d.reason}` });
+  for (const p of delivery.problems) rows.push({ ...base, State: 'SPOOL_FAILED', Detail: p });
+  if (deadline) rows.push({ ...base, State: 'DEADLINE_REACHED', Detail: deadline });
   return rows.map(fitValues);
 }
 

@@ -1,21 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectClient } from './connect/client';
 import { type ClusterSnapshot, readCluster } from './connect/read';
+import { type Delivery, type DeliveryReport, combine } from './delivery';
 import type { ClusterHealing, Healer } from './heal/healer';
-import type { RowSink, ShipResult } from './ingestion';
-import { type HealingRow, type StatusRow, type TickStamp, healingRows, statusRows } from './rows';
+import type { ShipResult } from './ingestion';
+import { type HealingRow, type StatusRow, type TickStamp, healingRows, monitorRows, statusRows } from './rows';
 import { HEALING_TABLE, STATUS_TABLE } from './schema';
 
 export interface TickDeps {
   readonly clients: readonly ConnectClient[];
   /** Absent for a read-only look (`kc-monitor status`). */
-  readonly sink?: RowSink;
+  readonly delivery?: Delivery;
   /** Absent for a read-only look; AUTO_HEAL=off still has one, which decides nothing. */
   readonly healer?: Healer;
   readonly now?: () => Date;
   readonly newCorrelationId?: () => string;
   /** Traces are cut to this many bytes: enough for the head and the root cause, cheap to ingest. */
   readonly maxTraceBytes?: number;
+  /** The tick's budget (MONITOR_DEADLINE_SECONDS): it never runs longer. */
+  readonly budgetMs?: number;
 }
 
 export interface TickResult {
@@ -24,18 +27,30 @@ export interface TickResult {
   readonly healings: readonly ClusterHealing[];
   readonly rows: readonly StatusRow[];
   readonly healingRows: readonly HealingRow[];
-  /** One result per stream; empty when nothing was shipped. */
+  /** The monitor's own rows: spooled, replayed or dropped rows, a deadline reached. */
+  readonly monitorRows: readonly StatusRow[];
+  readonly delivery: DeliveryReport;
+  /** One result per stream shipped; empty when nothing was shipped. */
   readonly shipped: readonly ShipResult[];
+  readonly deadlineReached: boolean;
   readonly durationMs: number;
   readonly requests: number;
 }
 
 export const DEFAULT_MAX_TRACE_BYTES = 32 * 1024;
+export const DEFAULT_BUDGET_MS = 240_000;
+/** Kept at the end of the budget for shipping and spooling what was read. */
+const SHIP_RESERVE_MS = 30_000;
+/** The monitor's own rows, after the deadline, get this long of their own. */
+const OWN_ROWS_MS = 10_000;
+
+const NOTHING: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, dropped: [], problems: [] };
 
 /**
  * One monitor tick: read every cluster at once (one's failure never stops the others), heal what the
  * policy says is due, turn what was seen and done into rows sharing one TimeGenerated and correlation id,
- * and ship them.
+ * replay what earlier ticks could not ship, and ship. An AbortSignal carries the budget through every call:
+ * Connect work stops early enough to leave time to ship or spool, and what was not done is recorded.
  */
 export async function runTick(deps: TickDeps): Promise<TickResult> {
   const now = deps.now ?? (() => new Date());
@@ -43,13 +58,18 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const startedMs = performance.now();
   const stamp: TickStamp = { timeGenerated: started.toISOString(), correlationId: (deps.newCorrelationId ?? randomUUID)() };
   const requestsBefore = deps.clients.reduce((n, c) => n + c.requests, 0);
+  const budgetMs = deps.budgetMs ?? DEFAULT_BUDGET_MS;
+  const shipDeadline = AbortSignal.timeout(budgetMs);
+  const connectDeadline = AbortSignal.timeout(Math.max(budgetMs - SHIP_RESERVE_MS, Math.floor(budgetMs / 2)));
 
   const maxTraceBytes = deps.maxTraceBytes ?? DEFAULT_MAX_TRACE_BYTES;
   // Each cluster is read and then healed on its own: a slow cluster does not hold up another's restarts.
   const perCluster = await Promise.all(
     deps.clients.map(async (client) => {
-      const snapshot = await readCluster(client, { maxTraceBytes });
-      const healing = deps.healer ? await deps.healer.heal(client, snapshot, started) : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
+      const snapshot = await readCluster(client, { maxTraceBytes, signal: connectDeadline });
+      const healing = deps.healer
+        ? await deps.healer.heal(client, snapshot, started, connectDeadline)
+        : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
       return { snapshot, healing };
     }),
   );
@@ -57,10 +77,23 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const healings = perCluster.map((c) => c.healing);
   const rows = snapshots.flatMap((s) => statusRows(stamp, s));
   const healed = healings.flatMap((h) => healingRows(stamp, h));
-  const sink = deps.sink;
-  const shipped = sink
-    ? await Promise.all([sink.ship(STATUS_TABLE.stream, rows), ...(healed.length > 0 ? [sink.ship(HEALING_TABLE.stream, healed)] : [])])
-    : [];
+
+  const delivery = deps.delivery;
+  const replay = delivery ? await delivery.replay(started, shipDeadline) : NOTHING;
+  const main = delivery
+    ? await delivery.deliver(
+        [
+          { stream: STATUS_TABLE.stream, rows },
+          { stream: HEALING_TABLE.stream, rows: healed },
+        ],
+        shipDeadline,
+      )
+    : NOTHING;
+  const deadlineReached = connectDeadline.aborted || shipDeadline.aborted;
+  const notDone = deadlineReached ? describeNotDone(snapshots, healings, budgetMs) : undefined;
+  const own = monitorRows(stamp, combine(replay, main), notDone);
+  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], AbortSignal.timeout(OWN_ROWS_MS)) : NOTHING;
+  const report = combine(replay, main, ownReport);
 
   return {
     stamp,
@@ -68,17 +101,35 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     healings,
     rows,
     healingRows: healed,
-    shipped,
+    monitorRows: own,
+    delivery: report,
+    shipped: report.shipped,
+    deadlineReached,
     durationMs: performance.now() - startedMs,
     requests: deps.clients.reduce((n, c) => n + c.requests, 0) - requestsBefore,
   };
+}
+
+/** What the deadline cut short, in one line. */
+function describeNotDone(snapshots: readonly ClusterSnapshot[], healings: readonly ClusterHealing[], budgetMs: number): string {
+  const unread = snapshots.filter((s) => s.error?.kind === 'ABORTED').map((s) => s.cluster);
+  const deferred = healings.flatMap((h) => h.outcomes).filter((o) => o.outcome === 'deferred-deadline').length;
+  const parts = [
+    unread.length > 0 ? `${unread.length} cluster${unread.length === 1 ? '' : 's'} not read (${unread.join(', ')})` : '',
+    deferred > 0 ? `${deferred} restart${deferred === 1 ? '' : 's'} left for the next tick` : '',
+  ].filter(Boolean);
+  return `tick budget of ${Math.round(budgetMs / 1000)} s (MONITOR_DEADLINE_SECONDS) reached${parts.length > 0 ? `: ${parts.join('; ')}` : ''}`;
 }
 
 /** Non-zero exit codes of `kc-monitor once`, and what the function logs as a warning. */
 export function tickProblems(result: TickResult): { unreadable: string[]; notShipped: string[] } {
   return {
     unreadable: result.snapshots.flatMap((s) => (s.error ? [s.error.message] : [])),
-    notShipped: result.shipped.flatMap((s) => s.failures.map((f) => `${f.rows} rows for ${s.stream} not shipped: ${f.reason}`)),
+    notShipped: [
+      ...result.shipped.flatMap((s) => s.failures.map((f) => `${f.rows} rows for ${s.stream} not shipped${f.retryable && result.delivery.spooled > 0 ? ' (spooled for the next tick)' : ''}: ${f.reason}`)),
+      ...result.delivery.dropped.map((d) => `${d.rows} rows for ${d.stream} dropped: ${d.reason}`),
+      ...result.delivery.problems,
+    ],
   };
 }
 
@@ -89,8 +140,12 @@ export function summarizeTick(result: TickResult): string {
   const clusters = result.snapshots
     .map((s) => `${s.cluster} ${s.error ? s.error.kind : `REACHABLE${s.version ? ` ${s.version}` : ''}`}`)
     .join(', ');
-  const total = result.rows.length + result.healingRows.length;
-  const shipped = result.shipped.length > 0 ? `${result.shipped.reduce((n, s) => n + s.sent, 0)} of ${total} rows shipped` : `${total} rows (not shipped)`;
+  const total = result.rows.length + result.healingRows.length + result.monitorRows.length + result.delivery.replayed;
+  const { replayed, spooled } = result.delivery;
+  const shipped =
+    result.shipped.length > 0
+      ? `${result.shipped.reduce((n, s) => n + s.sent, 0)} of ${total} rows shipped${replayed > 0 ? ` (${replayed} replayed)` : ''}${spooled > 0 ? `, ${spooled} spooled` : ''}`
+      : `${total} rows (not shipped)`;
   const outcomes = result.healings.flatMap((h) => h.outcomes.map((o) => o.outcome));
   return [
     `tick ${result.stamp.correlationId}`,
@@ -98,6 +153,7 @@ export function summarizeTick(result: TickResult): string {
     `${connectors.length} connectors${notRunning(connectors.map((c) => c.state))}`,
     `${tasks.length} tasks${notRunning(tasks.map((t) => t.state))}`,
     ...(outcomes.length > 0 ? [`healing: ${countBy(outcomes)}`] : []),
+    ...(result.deadlineReached ? ['DEADLINE REACHED'] : []),
     shipped,
     result.durationMs < 1000 ? `${Math.round(result.durationMs)} ms` : `${(result.durationMs / 1000).toFixed(1)} s`,
   ].join(', ');

@@ -6,29 +6,43 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const ACCOUNT = 'kcmonitortest';
+/**
+ * Storage accounts made for the run (AZURITE_ACCOUNTS), so no key lives in the repository. Test files that
+ * spool or replay rows get an account of their own: one file's spooled rows never reach another's sink.
+ */
+export const ACCOUNTS = ['kcmshared', 'kcmcli', 'kcmfunction', 'kcmoutage', 'kcmfaults', 'kcmcanary', 'kcmspare'] as const;
+export type TestAccount = (typeof ACCOUNTS)[number];
 
 export interface Azurite {
-  readonly connectionString: string;
+  readonly connectionStrings: Record<TestAccount, string>;
   stop(): Promise<void>;
 }
 
-/** Starts Azurite's Table service (the npm package, in memory, no telemetry) on a free loopback port. */
+/** Starts Azurite's Blob and Table services (the npm package, in memory, no telemetry) on free loopback ports. */
 export async function startAzurite(): Promise<Azurite> {
-  const port = await freePort();
+  const [blobPort, queuePort, port] = [await freePort(), await freePort(), await freePort()];
   // In memory, but Azurite still writes a debug log to its working directory: give it a throwaway one.
   const workspace = mkdtempSync(join(tmpdir(), 'kc-monitor-azurite-'));
-  const main = createRequire(import.meta.url).resolve('azurite/dist/src/table/main.js');
-  // An account made for this run (AZURITE_ACCOUNTS), so no key lives in the repository.
-  const key = randomBytes(64).toString('base64');
+  const main = createRequire(import.meta.url).resolve('azurite/dist/src/azurite.js');
+  const keys = ACCOUNTS.map(() => randomBytes(64).toString('base64'));
   const child: ChildProcess = spawn(
     process.execPath,
-    [main, '--tableHost', '127.0.0.1', '--tablePort', String(port), '--inMemoryPersistence', '--disableTelemetry', '--silent', '--skipApiVersionCheck'],
-    { stdio: 'ignore', cwd: workspace, env: { ...process.env, AZURITE_ACCOUNTS: `${ACCOUNT}:${key}` } },
+    [
+      main,
+      ...['--blobHost', '127.0.0.1', '--blobPort', String(blobPort), '--queueHost', '127.0.0.1', '--queuePort', String(queuePort)],
+      ...['--tableHost', '127.0.0.1', '--tablePort', String(port)],
+      ...['--inMemoryPersistence', '--disableTelemetry', '--silent', '--skipApiVersionCheck'],
+    ],
+    { stdio: 'ignore', cwd: workspace, env: { ...process.env, AZURITE_ACCOUNTS: ACCOUNTS.map((a, i) => `${a}:${keys[i]}`).join(';') } },
   );
-  await waitForPort(port, 15_000);
+  await Promise.all([waitForPort(port, 15_000), waitForPort(blobPort, 15_000)]);
   return {
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${key};TableEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`,
+    connectionStrings: Object.fromEntries(
+      ACCOUNTS.map((a, i) => [
+        a,
+        `DefaultEndpointsProtocol=http;AccountName=${a};AccountKey=${keys[i]};BlobEndpoint=http://127.0.0.1:${blobPort}/${a};TableEndpoint=http://127.0.0.1:${port}/${a};`,
+      ]),
+    ) as Record<TestAccount, string>,
     stop: async () => {
       child.kill();
       rmSync(workspace, { recursive: true, force: true });
@@ -60,9 +74,9 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`Azurite did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-/** The connection string of the Azurite started by test/globalSetup.ts. */
-export function testStorage(): string {
-  const cs = process.env.KC_MONITOR_TEST_STORAGE;
-  if (!cs) throw new Error('KC_MONITOR_TEST_STORAGE is not set: run the tests through vitest (test/globalSetup.ts)');
-  return cs;
+/** A connection string to the Azurite started by test/globalSetup.ts. */
+export function testStorage(account: TestAccount = 'kcmshared'): string {
+  const all = process.env.KC_MONITOR_TEST_STORAGE;
+  if (!all) throw new Error('KC_MONITOR_TEST_STORAGE is not set: run the tests through vitest (test/globalSetup.ts)');
+  return (JSON.parse(all) as Record<TestAccount, string>)[account];
 }

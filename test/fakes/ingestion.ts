@@ -27,6 +27,10 @@ export class IngestionFake {
   readonly uploads: Upload[] = [];
   readonly refused: Array<{ stream: string; status: number; rows: number }> = [];
   private readonly answers: CannedAnswer[] = [];
+  /** While set, every request gets this answer (an outage), after the queued ones. */
+  down: CannedAnswer | undefined;
+  /** Requests answered, including refused ones. */
+  requests = 0;
   private server: Server | undefined;
 
   constructor(private readonly expectedToken: string) {}
@@ -66,7 +70,8 @@ export class IngestionFake {
       const gzip = req.headers['content-encoding'] === 'gzip';
       const rows = JSON.parse((gzip ? gunzipSync(raw) : raw).toString('utf8')) as Record<string, unknown>[];
       const stream = decodeURIComponent(m[2]!);
-      const canned = this.answers.shift();
+      this.requests++;
+      const canned = this.answers.shift() ?? this.down;
       if (canned && canned.status !== 204) {
         this.refused.push({ stream, status: canned.status, rows: rows.length });
         return json(res, canned.status, canned.body ?? { error: { code: 'Error', message: `canned ${canned.status}` } }, canned.headers);

@@ -45,7 +45,7 @@ describe('the timer function', () => {
       PROD_CONNECT_PASSWORD: CANARY,
       LOGS_INGESTION_ENDPOINT: await ingestion.start(),
       LOGS_DCR_IMMUTABLE_ID: DCR,
-      AzureWebJobsStorage: testStorage(),
+      AzureWebJobsStorage: testStorage('kcmfunction'),
     };
   });
   afterAll(async () => {

@@ -34,6 +34,10 @@ describe('the Bicep files (parsed with tree-sitter-bicep)', () => {
     for (const ref of refs) expect(existsSync(join(INFRA, dirname(file), ref)), `${file} → ${ref}`).toBe(true);
   });
 
+  it('choose a module scope inside resourceGroup(), never with a ternary of scopes (Bicep cannot resolve that: BCP420)', () => {
+    for (const file of files) expect(read(file), file).not.toMatch(/^\s*scope: [^(\n]*\?/m);
+  });
+
   it('hold no inline KQL: every query is an infra/queries/*.kql file the KQL tests analyze', () => {
     for (const file of files) {
       const inline = stringLiterals(parse(file)).filter((s) => /\|\s*(where|summarize|project|extend|join|distinct)\b/.test(s));
@@ -103,6 +107,8 @@ describe('main.bicep', () => {
   it('builds tables, stream declarations and data flows from infra/tables.json, not typed twice', () => {
     expect(read('modules/workspace.bicep')).toMatch(/loadJsonContent\('\.\.\/tables\.json'\)/);
     expect(read('modules/data-collection-rule.bicep')).toMatch(/loadJsonContent\('\.\.\/tables\.json'\)/);
+    // A DCR must live in its workspace's region, which an existing workspace decides.
+    expect(main).toMatch(/location: workspace\.outputs\.location/);
     const schema = JSON.parse(read('tables.json')) as { tables: Array<{ columns: Array<{ name: string }> }> };
     for (const file of ['modules/workspace.bicep', 'modules/data-collection-rule.bicep']) {
       for (const column of schema.tables.flatMap((t) => t.columns.map((c) => c.name))) {

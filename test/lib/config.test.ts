@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_NON_TRANSIENT_PATTERNS, type Settings, loadConfig } from '../../src/lib/config';
+import { DEFAULT_NON_TRANSIENT_PATTERNS, type Settings, loadConfig, scheduleIntervalSeconds } from '../../src/lib/config';
 import { ConfigError } from '../../src/lib/errors';
 import { type Pem, issueCertificate, makeCertificateAuthority } from '../fakes/tls';
 
@@ -111,6 +111,11 @@ describe('loadConfig', () => {
     ['patterns not a JSON array', { KAFKA_CONNECT_URL: 'http://c:8083', HEAL_NON_TRANSIENT_PATTERNS: 'ConfigException' }, false, ['HEAL_NON_TRANSIENT_PATTERNS: expected a JSON array of regular expressions']],
     ['an invalid pattern', { KAFKA_CONNECT_URL: 'http://c:8083', HEAL_NON_TRANSIENT_PATTERNS: '["ok", "broken(["]' }, false, ['HEAL_NON_TRANSIENT_PATTERNS: "broken([" is not a valid regular expression']],
     ['AUTO_HEAL=on without storage where restarts need it', { KAFKA_CONNECT_URL: 'http://c:8083' }, false, []],
+    ['an unresolved Key Vault reference', { KAFKA_CONNECT_URL: 'http://c:8083', KAFKA_CONNECT_USERNAME: 'u', KAFKA_CONNECT_PASSWORD: '@Microsoft.KeyVault(VaultName=kv;SecretName=kafka-connect-password)' }, false, ['KAFKA_CONNECT_PASSWORD: the Key Vault reference was not resolved']],
+    ['TLS verification turned off globally', { KAFKA_CONNECT_URL: 'http://c:8083', NODE_TLS_REJECT_UNAUTHORIZED: '0' }, false, ['NODE_TLS_REJECT_UNAUTHORIZED: "0" turns TLS verification off']],
+    ['a deadline as long as the schedule', { KAFKA_CONNECT_URL: 'http://c:8083', MONITOR_SCHEDULE: '0 */5 * * * *', MONITOR_DEADLINE_SECONDS: '300' }, false, ['MONITOR_DEADLINE_SECONDS: 300 s is not shorter than the 300 s between ticks of MONITOR_SCHEDULE']],
+    ['a deadline too short to do anything', { KAFKA_CONNECT_URL: 'http://c:8083', MONITOR_DEADLINE_SECONDS: '5' }, false, ['MONITOR_DEADLINE_SECONDS: "5" is not a whole number ≥ 10 (seconds)']],
+    ['a spool cap of zero', { KAFKA_CONNECT_URL: 'http://c:8083', SPOOL_MAX_MB: '0' }, false, ['SPOOL_MAX_MB: "0" is not a whole number ≥ 1 (megabytes)']],
     ['a storage setting that is not a connection string', { KAFKA_CONNECT_URL: 'http://c:8083', AzureWebJobsStorage: 'my-account' }, false, ['AzureWebJobsStorage: not a storage connection string']],
   ])('%s', (_name, settings, requireIngestion, expected) => {
     const problems = problemsOf(settings, requireIngestion);
@@ -156,9 +161,9 @@ describe('loadConfig', () => {
 
   it.each<[string, Settings, unknown]>([
     ['a connection string', { AzureWebJobsStorage: 'UseDevelopmentStorage=true' }, { kind: 'connection-string', connectionString: 'UseDevelopmentStorage=true' }],
-    ['an identity-based account name', { AzureWebJobsStorage__accountName: 'stkcmon', AzureWebJobsStorage__clientId: CLIENT }, { kind: 'identity', tableServiceUri: 'https://stkcmon.table.core.windows.net', clientId: CLIENT }],
-    ['a table service URI, with AZURE_CLIENT_ID', { AzureWebJobsStorage__tableServiceUri: 'https://st.table.core.windows.net/', AZURE_CLIENT_ID: CLIENT }, { kind: 'identity', tableServiceUri: 'https://st.table.core.windows.net', clientId: CLIENT }],
-    ['only blob and queue URIs (the table one is derived)', { AzureWebJobsStorage__blobServiceUri: 'https://st.blob.core.windows.net', AzureWebJobsStorage__queueServiceUri: 'https://st.queue.core.windows.net' }, { kind: 'identity', tableServiceUri: 'https://st.table.core.windows.net' }],
+    ['an identity-based account name', { AzureWebJobsStorage__accountName: 'stkcmon', AzureWebJobsStorage__clientId: CLIENT }, { kind: 'identity', tableServiceUri: 'https://stkcmon.table.core.windows.net', blobServiceUri: 'https://stkcmon.blob.core.windows.net', clientId: CLIENT }],
+    ['a table service URI, with AZURE_CLIENT_ID', { AzureWebJobsStorage__tableServiceUri: 'https://st.table.core.windows.net/', AZURE_CLIENT_ID: CLIENT }, { kind: 'identity', tableServiceUri: 'https://st.table.core.windows.net', blobServiceUri: 'https://st.blob.core.windows.net', clientId: CLIENT }],
+    ['only blob and queue URIs (the table one is derived)', { AzureWebJobsStorage__blobServiceUri: 'https://st.blob.core.windows.net', AzureWebJobsStorage__queueServiceUri: 'https://st.queue.core.windows.net' }, { kind: 'identity', tableServiceUri: 'https://st.table.core.windows.net', blobServiceUri: 'https://st.blob.core.windows.net' }],
   ])('reads the function storage from %s', (_name, settings, expected) => {
     const config = loadConfig({ KAFKA_CONNECT_URL: 'http://c:8083', ...settings }, { requireIngestion: false, requireStorageToHeal: true });
     expect(config.storage).toEqual(expected);
@@ -174,6 +179,19 @@ describe('loadConfig', () => {
   it('counts a storage account key among the secrets', () => {
     const config = loadConfig({ KAFKA_CONNECT_URL: 'http://c:8083', AzureWebJobsStorage: 'DefaultEndpointsProtocol=https;AccountName=st;AccountKey=S3cr3tK3y==;EndpointSuffix=core.windows.net' }, { requireIngestion: false });
     expect(config.secrets).toContain('S3cr3tK3y==');
+  });
+
+  it.each<[string | undefined, number | undefined]>([
+    ['0 */5 * * * *', 300],
+    ['0 */1 * * * *', 60],
+    ['30 * * * * *', 60],
+    ['*/30 * * * * *', 30],
+    ['0 0 * * * *', 3600],
+    ['0 0 */2 * * *', 7200],
+    ['0 15 9 * * 1-5', undefined],
+    [undefined, undefined],
+  ])('reads the interval of the schedule %s as %s s', (schedule, seconds) => {
+    expect(scheduleIntervalSeconds(schedule)).toBe(seconds);
   });
 
   it('warns when a password would cross plain http', () => {

@@ -4,7 +4,7 @@ import { ConnectError, ensureError, oneLine } from '../errors';
 import { type Target, targetKey } from './policy';
 
 /** What became of one restart call. Only `restarted` and `failed` count as an attempt. */
-export type RestartOutcome = 'restarted' | 'failed' | 'deferred-rebalance' | 'not-found' | 'dry-run';
+export type RestartOutcome = 'restarted' | 'failed' | 'deferred-rebalance' | 'deferred-deadline' | 'not-found' | 'dry-run';
 
 export interface RestartResult {
   readonly target: Target;
@@ -77,6 +77,8 @@ export async function restartTargets(client: ConnectClient, due: readonly Target
 
 async function callWithRetry(client: ConnectClient, path: string, options: RestartOptions): Promise<Omit<RestartResult, 'target'>> {
   for (let retry = 0; ; retry++) {
+    // Past the tick's deadline nothing is sent: the next tick makes this restart, and it does not count.
+    if (options.signal?.aborted) return { outcome: 'deferred-deadline', counted: false, detail: `POST ${path} not sent: the tick deadline passed` };
     try {
       const res = await client.post(path, options.signal);
       return { outcome: 'restarted', counted: true, httpStatus: res.status, detail: `POST ${path} → ${res.status}${describePlan(res.body)}` };
