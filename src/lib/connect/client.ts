@@ -40,6 +40,8 @@ export class ConnectClient {
       // TLS verification stays on: there is deliberately no setting to turn it off. A private CA goes in caCert.
       connect: {
         timeout: timeouts.connectMs,
+        // Explicit, so that not even NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment can turn it off.
+        rejectUnauthorized: true,
         ...(cluster.caCert && { ca: cluster.caCert }),
         ...(cluster.clientCert && { cert: cluster.clientCert }),
         ...(cluster.clientKey && { key: cluster.clientKey }),
@@ -102,6 +104,8 @@ export class ConnectClient {
       contentType = String(res.headers['content-type'] ?? '');
       text = await res.body.text();
     } catch (err) {
+      // The tick's deadline (AbortSignal.timeout rejects with a TimeoutError, not an AbortError).
+      if (signal?.aborted) throw fail('ABORTED', 'the tick deadline passed', status);
       const [kind, detail] = describeTransportError(err, this.timeouts, status !== undefined, this.cluster);
       throw fail(kind, detail, status);
     }

@@ -57,7 +57,7 @@ export function parseConnector(name: string, status: unknown, info: unknown, opt
   const secrets = [...(options.secrets ?? []), ...secretValues(config)];
   const connectorClass = str(config['connector.class']);
   const tasksMaxNumber = Number(config['tasks.max']);
-  const tasksMax = Number.isInteger(tasksMaxNumber) && tasksMaxNumber >= 0 ? tasksMaxNumber : undefined;
+  const tasksMax = Number.isInteger(tasksMaxNumber) && tasksMaxNumber >= 0 && tasksMaxNumber <= 2_147_483_647 ? tasksMaxNumber : undefined;
   const common = { name, ...(connectorClass && { connectorClass }), ...(tasksMax !== undefined && { tasksMax }) };
 
   if (!isObject(status) || !isObject(status.connector)) {
@@ -67,7 +67,8 @@ export function parseConnector(name: string, status: unknown, info: unknown, opt
   const tasks: TaskStatus[] = [];
   let malformedTasks = 0;
   for (const t of Array.isArray(status.tasks) ? status.tasks : []) {
-    if (!isObject(t) || !Number.isInteger(t.id) || (t.id as number) < 0) {
+    // Connect's task ids are Java ints; anything else would not fit the TaskId column either.
+    if (!isObject(t) || !Number.isInteger(t.id) || (t.id as number) < 0 || (t.id as number) > 2_147_483_647) {
       malformedTasks++;
       continue;
     }
