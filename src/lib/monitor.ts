@@ -6,6 +6,7 @@ import { Healer } from './heal/healer';
 import { type HistoryStore, TableHistoryStore } from './heal/history';
 import type { Decision } from './heal/policy';
 import { LogsIngestionSink, type RowSink, createCredential } from './ingestion';
+import { RowMemory } from './rows';
 import { BlobSpool, type Spool } from './spool';
 import { DEFAULT_MAX_TRACE_BYTES, type TickResult, runTick } from './tick';
 
@@ -57,10 +58,11 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
     secrets: config.secrets,
   });
   const now = options.now ?? (() => new Date());
+  const rowMemory = new RowMemory();
   return {
     config,
     ...(sink && { sink }),
-    tick: () => runTick({ clients, healer, now, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }) }),
+    tick: () => runTick({ clients, healer, now, rowMemory, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }) }),
     look: async () => {
       const at = now();
       const snapshots = await Promise.all(clients.map((c) => readCluster(c, { maxTraceBytes: DEFAULT_MAX_TRACE_BYTES })));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ClusterSnapshot } from './connect/read';
 import type { DeliveryReport } from './delivery';
 import type { ClusterHealing } from './heal/healer';
@@ -8,7 +9,8 @@ import { headBytes, utf8Length } from './redact';
 /** A row of KafkaConnect_CL (columns in infra/tables.json). Empty values are left out: they cost nothing. */
 export interface StatusRow {
   TimeGenerated: string;
-  CorrelationId: string;
+  /** On cluster and monitor rows; connector and task rows join their tick on TimeGenerated and Cluster. */
+  CorrelationId?: string;
   Cluster: string;
   RecordType: 'cluster' | 'connector' | 'task' | 'monitor';
   ConnectorName?: string;
@@ -33,20 +35,46 @@ export interface TickStamp {
   readonly correlationId: string;
 }
 
-/** The cluster row, then each connector row followed by its task rows. */
-export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot): StatusRow[] {
-  const base = { TimeGenerated: stamp.timeGenerated, CorrelationId: stamp.correlationId, Cluster: snapshot.cluster };
+/**
+ * What a tick may leave out, to keep Log Analytics cheap without losing what alerts and the workbook need.
+ * A detail tick (the first of each hour, and of each worker) ships everything; the others ship a lean row
+ * for a healthy connector, no row for a RUNNING task, and a trace only when it is new.
+ */
+export interface RowPlan {
+  readonly detail: boolean;
+  /** Whether this trace of this target must be shipped (first seen, or changed). */
+  readonly traceIsNew: (key: string, trace: string) => boolean;
+}
+
+/** Everything, every time: what a single run (the CLI, a test) ships. */
+export const FULL_ROWS: RowPlan = { detail: true, traceIsNew: () => true };
+
+/**
+ * The cluster row (with the tick's CorrelationId), then each connector row followed by its task rows.
+ * Connector and task rows join their tick on TimeGenerated and Cluster, which they share.
+ */
+export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: RowPlan = FULL_ROWS): StatusRow[] {
+  const base = { TimeGenerated: stamp.timeGenerated, Cluster: snapshot.cluster };
   const rows: StatusRow[] = [
     {
       ...base,
+      CorrelationId: stamp.correlationId,
       RecordType: 'cluster',
       State: snapshot.error ? snapshot.error.kind : 'REACHABLE',
       ...(snapshot.version && { ConnectVersion: snapshot.version }),
       ...(snapshot.error && { Detail: snapshot.error.message }),
     },
   ];
+  const trace = (key: string, text: string | undefined) => (text && plan.traceIsNew(`${snapshot.cluster}|${key}`, text) ? { Trace: text } : {});
   for (const c of snapshot.connectors) {
     const tasks = countTasks(c);
+    const counts = { TasksTotal: tasks.total, TasksRunning: tasks.running, TasksFailed: tasks.failed };
+    const healthy = c.state === 'RUNNING' && tasks.running === tasks.total && !c.detail;
+    if (healthy && !plan.detail) {
+      // What the per-connector alert and the health chart read; the rest comes with the hourly detail.
+      rows.push({ ...base, RecordType: 'connector', ConnectorName: c.name, State: c.state, ...counts });
+      continue;
+    }
     const connector = { ConnectorName: c.name, ...(c.type && { ConnectorType: c.type }) };
     rows.push({
       ...base,
@@ -55,14 +83,13 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot): StatusR
       ...(c.connectorClass && { ConnectorClass: c.connectorClass }),
       State: c.state,
       ...(c.workerId && { WorkerId: c.workerId }),
-      ...(c.trace && { Trace: c.trace }),
-      TasksTotal: tasks.total,
-      TasksRunning: tasks.running,
-      TasksFailed: tasks.failed,
+      ...trace(`c:${c.name}`, c.trace),
+      ...counts,
       ...(c.tasksMax !== undefined && { TasksMax: c.tasksMax }),
       ...(c.detail && { Detail: c.detail }),
     });
     for (const t of c.tasks) {
+      if (t.state === 'RUNNING' && !plan.detail) continue; // counted in TasksRunning
       rows.push({
         ...base,
         RecordType: 'task',
@@ -70,11 +97,42 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot): StatusR
         TaskId: t.id,
         State: t.state,
         ...(t.workerId && { WorkerId: t.workerId }),
-        ...(t.trace && { Trace: t.trace }),
+        ...trace(`t:${t.id}:${c.name}`, t.trace),
       });
     }
   }
   return rows.map(fitValues);
+}
+
+/**
+ * The memory behind a worker's RowPlan: the hour of its last detail tick, and a digest of each trace it
+ * shipped (forgotten when the target stops failing, so a new failure ships its trace again).
+ */
+export class RowMemory {
+  private lastDetailHour: number | undefined;
+  private shipped = new Map<string, string>();
+  private seen = new Map<string, string>();
+
+  /** The plan for a tick at `now`; call `commit()` once its rows are built. */
+  plan(now: Date): RowPlan {
+    const hour = Math.floor(now.getTime() / 3_600_000);
+    const detail = hour !== this.lastDetailHour;
+    this.lastDetailHour = hour;
+    this.seen = new Map();
+    return {
+      detail,
+      traceIsNew: (key, trace) => {
+        const digest = createHash('sha1').update(trace).digest('base64');
+        this.seen.set(key, digest);
+        return detail || this.shipped.get(key) !== digest;
+      },
+    };
+  }
+
+  /** Keeps only the traces of targets still failing. */
+  commit(): void {
+    this.shipped = this.seen;
+  }
 }
 
 /**

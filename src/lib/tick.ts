@@ -4,7 +4,7 @@ import { type ClusterSnapshot, readCluster } from './connect/read';
 import { type Delivery, type DeliveryReport, combine } from './delivery';
 import type { ClusterHealing, Healer } from './heal/healer';
 import type { ShipResult } from './ingestion';
-import { type HealingRow, type StatusRow, type TickStamp, healingRows, monitorRows, statusRows } from './rows';
+import { FULL_ROWS, type HealingRow, type RowMemory, type StatusRow, type TickStamp, healingRows, monitorRows, statusRows } from './rows';
 import { HEALING_TABLE, STATUS_TABLE } from './schema';
 
 export interface TickDeps {
@@ -19,6 +19,8 @@ export interface TickDeps {
   readonly maxTraceBytes?: number;
   /** The tick's budget (MONITOR_DEADLINE_SECONDS): it never runs longer. */
   readonly budgetMs?: number;
+  /** A worker's memory of what it shipped, for lean rows between the hourly detail ticks; absent ships all. */
+  readonly rowMemory?: RowMemory;
 }
 
 export interface TickResult {
@@ -75,7 +77,9 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   );
   const snapshots = perCluster.map((c) => c.snapshot);
   const healings = perCluster.map((c) => c.healing);
-  const rows = snapshots.flatMap((s) => statusRows(stamp, s));
+  const plan = deps.rowMemory?.plan(started) ?? FULL_ROWS;
+  const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan));
+  deps.rowMemory?.commit();
   const healed = healings.flatMap((h) => healingRows(stamp, h));
 
   const delivery = deps.delivery;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectError } from '../../src/lib/errors';
-import { type HealingRow, type StatusRow, fitValues, statusRows } from '../../src/lib/rows';
+import { type HealingRow, RowMemory, type StatusRow, fitValues, statusRows } from '../../src/lib/rows';
 import { HEALING_TABLE, MAX_VALUE_BYTES, STATUS_TABLE, TABLES } from '../../src/lib/schema';
 import { utf8Length } from '../../src/lib/redact';
 import { expectRowsFitSchema } from '../helpers/schema';
@@ -8,7 +8,7 @@ import { expectRowsFitSchema } from '../helpers/schema';
 const stamp = { timeGenerated: '2026-11-22T08:00:00.000Z', correlationId: 'tick-1' };
 
 describe('statusRows', () => {
-  it('writes one cluster row, one per connector and one per task, sharing time and correlation id', () => {
+  it('writes one cluster row (with the correlation id), one per connector and one per task, all at the tick\'s time', () => {
     const rows = statusRows(stamp, {
       cluster: 'east',
       version: '3.7.0',
@@ -32,7 +32,6 @@ describe('statusRows', () => {
       { TimeGenerated: stamp.timeGenerated, CorrelationId: 'tick-1', Cluster: 'east', RecordType: 'cluster', State: 'REACHABLE', ConnectVersion: '3.7.0' },
       {
         TimeGenerated: stamp.timeGenerated,
-        CorrelationId: 'tick-1',
         Cluster: 'east',
         RecordType: 'connector',
         ConnectorName: 'jdbc-sink',
@@ -45,9 +44,9 @@ describe('statusRows', () => {
         TasksFailed: 1,
         TasksMax: 3,
       },
-      { TimeGenerated: stamp.timeGenerated, CorrelationId: 'tick-1', Cluster: 'east', RecordType: 'task', ConnectorName: 'jdbc-sink', ConnectorType: 'sink', TaskId: 0, State: 'RUNNING', WorkerId: 'w1:8083' },
-      { TimeGenerated: stamp.timeGenerated, CorrelationId: 'tick-1', Cluster: 'east', RecordType: 'task', ConnectorName: 'jdbc-sink', ConnectorType: 'sink', TaskId: 1, State: 'FAILED', WorkerId: 'w2:8083', Trace: 'boom' },
-      { TimeGenerated: stamp.timeGenerated, CorrelationId: 'tick-1', Cluster: 'east', RecordType: 'connector', ConnectorName: 'stopped one', State: 'STOPPED', TasksTotal: 0, TasksRunning: 0, TasksFailed: 0 },
+      { TimeGenerated: stamp.timeGenerated, Cluster: 'east', RecordType: 'task', ConnectorName: 'jdbc-sink', ConnectorType: 'sink', TaskId: 0, State: 'RUNNING', WorkerId: 'w1:8083' },
+      { TimeGenerated: stamp.timeGenerated, Cluster: 'east', RecordType: 'task', ConnectorName: 'jdbc-sink', ConnectorType: 'sink', TaskId: 1, State: 'FAILED', WorkerId: 'w2:8083', Trace: 'boom' },
+      { TimeGenerated: stamp.timeGenerated, Cluster: 'east', RecordType: 'connector', ConnectorName: 'stopped one', State: 'STOPPED', TasksTotal: 0, TasksRunning: 0, TasksFailed: 0 },
     ]);
     expectRowsFitSchema(rows);
   });
@@ -66,6 +65,55 @@ describe('statusRows', () => {
     expect(utf8Length(row.Detail)).toBeLessThanOrEqual(MAX_VALUE_BYTES);
     expect(row.Detail.endsWith('…[cut]')).toBe(true);
     expect(row.State).toBe('ok');
+  });
+});
+
+describe('lean rows between detail ticks', () => {
+  const snapshot = (trace: string): Parameters<typeof statusRows>[1] => ({
+    cluster: 'east',
+    connectors: [
+      { name: 'healthy', type: 'sink', connectorClass: 'com.example.Sink', tasksMax: 2, state: 'RUNNING', workerId: 'w1', tasks: [{ id: 0, state: 'RUNNING', workerId: 'w1' }, { id: 1, state: 'RUNNING', workerId: 'w2' }] },
+      { name: 'sick', type: 'sink', state: 'RUNNING', workerId: 'w1', tasks: [{ id: 0, state: 'RUNNING', workerId: 'w1' }, { id: 1, state: 'FAILED', workerId: 'w2', trace }] },
+    ],
+  });
+  const shape = (rows: StatusRow[]) => rows.map((r) => `${r.RecordType}:${r.ConnectorName ?? ''}${r.TaskId !== undefined ? `#${r.TaskId}` : ''}${r.Trace ? '+trace' : ''}${r.ConnectorClass ? '+class' : ''}`);
+  const at = (minute: number) => new Date(Date.parse('2026-11-22T08:00:00Z') + minute * 60_000);
+
+  it.each<[string, number[], string, string[]]>([
+    ['the first tick of a worker ships everything', [0], 'boom', ['cluster:', 'connector:healthy+class', 'task:healthy#0', 'task:healthy#1', 'connector:sick', 'task:sick#0', 'task:sick#1+trace']],
+    ['the next tick of the hour: a lean healthy connector, no RUNNING task, no repeated trace', [0, 5], 'boom', ['cluster:', 'connector:healthy', 'connector:sick', 'task:sick#1']],
+    ['a changed trace is shipped again', [0, 5], 'boom v2', ['cluster:', 'connector:healthy', 'connector:sick', 'task:sick#1+trace']],
+    ['the first tick of the next hour ships everything again', [0, 5, 60], 'boom', ['cluster:', 'connector:healthy+class', 'task:healthy#0', 'task:healthy#1', 'connector:sick', 'task:sick#0', 'task:sick#1+trace']],
+  ])('%s', (_name, minutes, lastTrace, expected) => {
+    const memory = new RowMemory();
+    let rows: StatusRow[] = [];
+    minutes.forEach((m, i) => {
+      const plan = memory.plan(at(m));
+      rows = statusRows(stamp, snapshot(i === minutes.length - 1 ? lastTrace : 'boom'), plan);
+      memory.commit();
+    });
+    expect(shape(rows)).toEqual(expected);
+    expectRowsFitSchema(rows);
+  });
+
+  it('keeps in a lean connector row what the alert and the health chart read', () => {
+    const memory = new RowMemory();
+    memory.plan(at(0));
+    memory.commit();
+    const [, healthy] = statusRows(stamp, snapshot('boom'), memory.plan(at(5)));
+    expect(healthy).toEqual({ TimeGenerated: stamp.timeGenerated, Cluster: 'east', RecordType: 'connector', ConnectorName: 'healthy', State: 'RUNNING', TasksTotal: 2, TasksRunning: 2, TasksFailed: 0 });
+  });
+
+  it('ships the trace of a target that failed again after recovering', () => {
+    const memory = new RowMemory();
+    const tick = (m: number, trace: string | undefined) => {
+      const s = snapshot('boom');
+      if (!trace) s.connectors[1]!.tasks[1] = { id: 1, state: 'RUNNING' };
+      const rows = statusRows(stamp, s, memory.plan(at(m)));
+      memory.commit();
+      return rows.some((r) => r.Trace === 'boom');
+    };
+    expect([tick(0, 'boom'), tick(5, 'boom'), tick(10, undefined), tick(15, 'boom')]).toEqual([true, false, false, true]);
   });
 });
 

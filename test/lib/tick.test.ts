@@ -65,7 +65,8 @@ describe('runTick', () => {
     ]);
     expect(sink.rows).toHaveLength(3 + 3 + 6 + 2 + 2);
     expect(new Set(sink.rows.map((r) => r.TimeGenerated))).toEqual(new Set(['2026-11-22T08:00:00.000Z']));
-    expect(new Set(sink.rows.map((r) => r.CorrelationId)).size).toBe(1);
+    expect(new Set(sink.rows.filter((r) => r.RecordType === 'cluster').map((r) => r.CorrelationId)).size).toBe(1);
+    expect(sink.rows.filter((r) => r.RecordType === 'cluster').every((r) => r.CorrelationId === result.stamp.correlationId)).toBe(true);
     expect(sink.rows.filter((r) => r.RecordType === 'cluster').map((r) => [r.Cluster, r.State])).toEqual([
       ['east', 'REACHABLE'],
       ['down', 'UNREACHABLE'],
