@@ -110,6 +110,7 @@ describe('the redaction', () => {
 
   for (const [name, secret, template] of templates) {
     test.prop([secret, noise, noise], RUNS)(`removes ${name}`, (s, before, after) => {
+      fc.pre(!before.includes(s) && !after.includes(s)); // the secret only where a secret goes
       const out = redact(`${before}\n${template(s)}\n${after}`);
       expect(out).not.toContain(s);
       expect(out).toContain(REDACTED);

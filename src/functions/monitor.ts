@@ -1,24 +1,28 @@
 import { type InvocationContext, type Timer, app } from '@azure/functions';
-import { loadConfig, type Settings } from '../lib/config';
+import { type Settings, loadConfig } from '../lib/config';
 import { MonitorError, ensureError, oneLine } from '../lib/errors';
-import { type Monitor, createMonitor } from '../lib/monitor';
-import { summarizeTick, tickProblems } from '../lib/tick';
+import type { Monitor } from '../lib/monitor';
 
 /**
  * The timer handler. Settings are read and validated on the first run of a worker and the monitor kept,
  * so connections and the managed-identity token are reused from tick to tick (the host restarts the
- * worker when app settings change).
+ * worker when app settings change). The Azure SDKs and the Connect client load on that first run, not
+ * when the host loads the app: a cold start pays only for this file and the settings check.
  */
 export function createTimerHandler(settings: () => Settings) {
   let monitor: Monitor | undefined;
   return async function kafkaConnectMonitor(timer: Timer, context: InvocationContext): Promise<void> {
     try {
       if (!monitor) {
-        monitor = createMonitor(loadConfig(settings(), { requireIngestion: true, requireStorageToHeal: true }));
-        for (const warning of monitor.config.warnings) context.warn(warning);
+        const config = loadConfig(settings(), { requireIngestion: true, requireStorageToHeal: true });
+        const { createMonitor } = await import('../lib/runtime.js');
+        monitor = createMonitor(config);
+        for (const warning of config.warnings) context.warn(warning);
       }
+      const current = monitor;
       if (timer.isPastDue) context.warn('the timer is past due: the previous tick ran late or the app was idle');
-      const result = await monitor.tick();
+      const { summarizeTick, tickProblems } = await import('../lib/runtime.js');
+      const result = await current.tick();
       const problems = tickProblems(result);
       for (const line of [...problems.unreadable, ...problems.notShipped]) context.warn(line);
       context.log(summarizeTick(result));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { ConnectClient } from './connect/client';
 import { type ClusterSnapshot, readCluster } from './connect/read';
 import { type Delivery, type DeliveryReport, combine } from './delivery';
@@ -63,36 +64,32 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const budgetMs = deps.budgetMs ?? DEFAULT_BUDGET_MS;
   const shipDeadline = AbortSignal.timeout(budgetMs);
   const connectDeadline = AbortSignal.timeout(Math.max(budgetMs - SHIP_RESERVE_MS, Math.floor(budgetMs / 2)));
+  // Every call in flight listens to these two: hundreds at once is by design, not a leak.
+  setMaxListeners(0, shipDeadline, connectDeadline);
 
   const maxTraceBytes = deps.maxTraceBytes ?? DEFAULT_MAX_TRACE_BYTES;
-  // Each cluster is read and then healed on its own: a slow cluster does not hold up another's restarts.
-  const perCluster = await Promise.all(
-    deps.clients.map(async (client) => {
-      const snapshot = await readCluster(client, { maxTraceBytes, signal: connectDeadline });
-      const healing = deps.healer
-        ? await deps.healer.heal(client, snapshot, started, connectDeadline)
-        : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
-      return { snapshot, healing };
-    }),
-  );
-  const snapshots = perCluster.map((c) => c.snapshot);
-  const healings = perCluster.map((c) => c.healing);
+  // Each cluster is healed as soon as it is read (a slow cluster holds up no other's restarts), and the status
+  // rows go out as soon as every cluster is read, while the restarts are still running.
+  const reads = deps.clients.map((client) => readCluster(client, { maxTraceBytes, signal: connectDeadline }));
+  const heals = deps.clients.map(async (client, i) => {
+    const snapshot = await reads[i]!;
+    return deps.healer ? deps.healer.heal(client, snapshot, started, connectDeadline) : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
+  });
+  const snapshots = await Promise.all(reads);
   const plan = deps.rowMemory?.plan(started) ?? FULL_ROWS;
   const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan));
   deps.rowMemory?.commit();
-  const healed = healings.flatMap((h) => healingRows(stamp, h));
 
   const delivery = deps.delivery;
+  // What earlier ticks could not ship goes first, oldest first.
   const replay = delivery ? await delivery.replay(started, shipDeadline) : NOTHING;
-  const main = delivery
-    ? await delivery.deliver(
-        [
-          { stream: STATUS_TABLE.stream, rows },
-          { stream: HEALING_TABLE.stream, rows: healed },
-        ],
-        shipDeadline,
-      )
-    : NOTHING;
+  const shippingStatus = delivery ? delivery.deliver([{ stream: STATUS_TABLE.stream, rows }], shipDeadline) : Promise.resolve(NOTHING);
+  const healings = await Promise.all(heals);
+  const healed = healings.flatMap((h) => healingRows(stamp, h));
+  const main = combine(
+    await shippingStatus,
+    delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipDeadline) : NOTHING,
+  );
   const deadlineReached = connectDeadline.aborted || shipDeadline.aborted;
   const notDone = deadlineReached ? describeNotDone(snapshots, healings, budgetMs) : undefined;
   const own = monitorRows(stamp, combine(replay, main), notDone);

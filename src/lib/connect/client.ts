@@ -31,6 +31,8 @@ export class ConnectClient {
   private readonly secrets: readonly string[];
   /** Requests sent, for the tick summary and the benchmark. */
   requests = 0;
+  /** Time spent waiting on POSTs (restarts), added up: what healing costs in the Connect API's own latency. */
+  postMs = 0;
 
   constructor(
     readonly cluster: ClusterConfig,
@@ -67,7 +69,12 @@ export class ConnectClient {
   }
 
   async post(path: string, signal?: AbortSignal): Promise<ConnectResponse> {
-    return this.send('POST', path, signal);
+    const started = performance.now();
+    try {
+      return await this.send('POST', path, signal);
+    } finally {
+      this.postMs += performance.now() - started;
+    }
   }
 
   async close(): Promise<void> {

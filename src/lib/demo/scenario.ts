@@ -102,10 +102,10 @@ export function demoConnectors(): SimConnector[] {
 }
 
 /**
- * `count` connectors with `tasksEach` tasks; every `failEvery`-th task FAILED (33 ≈ 3%). Deterministic,
- * so the tests and the benchmark see the same cluster every run.
+ * `count` connectors with `tasksEach` tasks; every `failEvery`-th task FAILED (33 ≈ 3%), for good when
+ * `sticky`. Deterministic, so the tests and the benchmark see the same cluster every run.
  */
-export function generatedConnectors(count: number, tasksEach: number, failEvery = 33): SimConnector[] {
+export function generatedConnectors(count: number, tasksEach: number, failEvery = 33, sticky = false): SimConnector[] {
   const connectors: SimConnector[] = [];
   let n = 0;
   for (let i = 0; i < count; i++) {
@@ -114,7 +114,7 @@ export function generatedConnectors(count: number, tasksEach: number, failEvery 
     for (let id = 0; id < tasksEach; id++, n++) {
       tasks.push(
         n % failEvery === failEvery - 1
-          ? { id, state: 'FAILED', workerId: WORKERS[n % 3]!, trace: `org.apache.kafka.connect.errors.RetriableException: timeout writing batch ${n}\n\tat com.example.Sink.put(Sink.java:42)` }
+          ? { id, state: 'FAILED', workerId: WORKERS[n % 3]!, trace: `org.apache.kafka.connect.errors.RetriableException: timeout writing batch ${n}\n\tat com.example.Sink.put(Sink.java:42)`, sticky }
           : running(id),
       );
     }

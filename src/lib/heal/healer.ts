@@ -25,6 +25,8 @@ export interface ClusterHealing {
   readonly cluster: string;
   readonly outcomes: readonly HealOutcome[];
   readonly restartCalls: number;
+  /** The restart calls' own latency, added up (they run RESTART_CONCURRENCY at a time). */
+  readonly restartCallMs?: number;
 }
 
 export interface HealerOptions {
@@ -76,6 +78,7 @@ export class Healer {
     const due = plan.decisions.flatMap((d) => (d.kind === 'restart' ? [d.target] : []));
     const failed = plan.decisions.flatMap((d) => (d.kind === 'recovered' || d.kind === 'unassigned-too-long' ? [] : [d.target]));
     const callsBefore = client.requests;
+    const postMsBefore = client.postMs;
     const results =
       this.options.mode === 'dry-run'
         ? due.map((target): RestartResult => ({ target, outcome: 'dry-run', counted: false, detail: 'AUTO_HEAL=dry-run: nothing was POSTed' }))
@@ -108,7 +111,7 @@ export class Healer {
 
     const byTarget = new Map(results.map((r) => [targetKey(r.target), r]));
     const outcomes = plan.decisions.map((d) => toOutcome(d, byTarget.get(targetKey(d.target)), next, this.options.policy, degraded));
-    return { cluster, outcomes: [...notes, ...outcomes], restartCalls: client.requests - callsBefore };
+    return { cluster, outcomes: [...notes, ...outcomes], restartCalls: client.requests - callsBefore, restartCallMs: client.postMs - postMsBefore };
   }
 
   /**

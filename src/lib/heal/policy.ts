@@ -102,7 +102,8 @@ export function decide(input: HealInput): HealPlan {
     };
 
     if (state === 'FAILED') {
-      const cause = rootCause(trace, 200) || 'no trace';
+      // The root cause line, short: the full trace is in the status row, and these rows repeat every tick.
+      const cause = rootCause(trace, 120) || 'no trace';
       const pattern = policy.nonTransientPatterns.find((p) => p.regex.test(trace ?? ''));
       keep(rest);
       if (pattern) {
@@ -121,7 +122,7 @@ export function decide(input: HealInput): HealPlan {
           decisions.push({ kind: 'restart', target, attempt: h.attempts + 1, reason: `FAILED: ${cause}` });
         } else {
           const wait = interval(h.attempts);
-          decisions.push({ kind: 'deferred-backoff', target, attempt: h.attempts, nextAttemptAfter: due.toISOString(), reason: `waiting ${wait} min after restart ${h.attempts}${input.degraded ? ' (history unavailable: full backoff)' : ''}: ${cause}` });
+          decisions.push({ kind: 'deferred-backoff', target, attempt: h.attempts, nextAttemptAfter: due.toISOString(), reason: `waiting ${wait} min after restart ${h.attempts}${input.degraded ? ' (history unavailable: full backoff)' : ''}` });
         }
       }
       return;

@@ -78,10 +78,10 @@ export async function restartTargets(client: ConnectClient, due: readonly Target
 async function callWithRetry(client: ConnectClient, path: string, options: RestartOptions): Promise<Omit<RestartResult, 'target'>> {
   for (let retry = 0; ; retry++) {
     // Past the tick's deadline nothing is sent: the next tick makes this restart, and it does not count.
-    if (options.signal?.aborted) return { outcome: 'deferred-deadline', counted: false, detail: `POST ${path} not sent: the tick deadline passed` };
+    if (options.signal?.aborted) return { outcome: 'deferred-deadline', counted: false, detail: `POST ${short(path)} not sent: the tick deadline passed` };
     try {
       const res = await client.post(path, options.signal);
-      return { outcome: 'restarted', counted: true, httpStatus: res.status, detail: `POST ${path} → ${res.status}${describePlan(res.body)}` };
+      return { outcome: 'restarted', counted: true, httpStatus: res.status, detail: `POST ${short(path)} → ${res.status}${describePlan(res.body)}` };
     } catch (err) {
       const e = ensureError(err);
       if (!(e instanceof ConnectError)) return { outcome: 'failed', counted: true, detail: oneLine(e.message) };
@@ -99,12 +99,18 @@ async function callWithRetry(client: ConnectClient, path: string, options: Resta
   }
 }
 
-/** The 202 restart plan lists what Connect will restart; say how much. */
+/** The 202 restart plan lists what Connect will restart; say what. */
 function describePlan(body: unknown): string {
   const plan = body as { connector?: { state?: unknown }; tasks?: Array<{ state?: unknown }> } | undefined;
   if (!plan || typeof plan !== 'object' || !plan.connector) return '';
   const tasks = Array.isArray(plan.tasks) ? plan.tasks.filter((t) => t?.state === 'RESTARTING').length : 0;
-  return ` (plan: connector ${String(plan.connector.state)}, ${tasks} task${tasks === 1 ? '' : 's'} RESTARTING)`;
+  const parts = [plan.connector.state === 'RESTARTING' ? 'connector' : '', tasks > 0 ? `${tasks} task${tasks === 1 ? '' : 's'}` : ''].filter(Boolean);
+  return parts.length > 0 ? ` (${parts.join(' and ')} RESTARTING)` : ' (nothing to restart)';
+}
+
+/** The connector is in the row already: `…/tasks/3/restart` says the rest, at a fraction of the bytes. */
+function short(path: string): string {
+  return path.replace(/^\/connectors\/[^/?]+/, '…');
 }
 
 function sleep(ms: number): Promise<void> {

@@ -52,7 +52,7 @@ describe('restartTargets against the Connect simulator', () => {
       [0, 'restarted', true, 202],
       [2, 'restarted', true, 202],
     ]);
-    expect(results[0]?.detail).toBe('POST /connectors/x/restart?includeTasks=true&onlyFailed=true → 202 (plan: connector RUNNING, 2 tasks RESTARTING)');
+    expect(results[0]?.detail).toBe('POST …/restart?includeTasks=true&onlyFailed=true → 202 (2 tasks RESTARTING)');
     expect(posts(sim)).toEqual(['/connectors/x/restart?includeTasks=true&onlyFailed=true']);
     expect(sim.connectors.get('x')?.tasks.map((t) => t.state)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
   });
@@ -97,7 +97,7 @@ describe('restartTargets against the Connect simulator', () => {
       [0, 'restarted', 204],
       [2, 'restarted', 204],
     ]);
-    expect(results[0]?.detail).toBe('POST /connectors/legacy/tasks/0/restart → 204');
+    expect(results[0]?.detail).toBe('POST …/tasks/0/restart → 204');
     expect(sim.connectors.get('legacy')?.tasks.map((t) => t.state)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
   });
 

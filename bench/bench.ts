@@ -1,0 +1,294 @@
+/**
+ * npm run bench — a benchmark, not a test. Loopback Connect simulators (100, 1,000, 5,000 connectors × 4 tasks,
+ * ~3% of tasks FAILED for good, a small latency per request) and the https Logs Ingestion fake run in this
+ * process; each measured monitor runs in a child process of its own, so that its event-loop time, memory and
+ * cold start are its own. Prints the figures and the budgets, and writes bench/results/*.json.
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { gzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { loadConfig } from '../src/lib/config';
+import { ConnectSimulator } from '../src/lib/demo/connectSimulator';
+import { generatedConnectors } from '../src/lib/demo/scenario';
+import { MemoryHistoryStore } from '../src/lib/heal/history';
+import { createMonitor } from '../src/lib/monitor';
+import type { TickResult } from '../src/lib/tick';
+import { IngestionFake, ManagedIdentityFake } from '../test/fakes/ingestion';
+import { issueCertificate, makeCertificateAuthority } from '../test/fakes/tls';
+
+const SIZES = [100, 1_000, 5_000];
+const TASKS = 4;
+const LATENCY_MS = 2;
+const HEAL_LATENCY_MS = 20;
+const RESTART_CONCURRENCY = 16;
+const DCR = 'dcr-00112233445566778899aabbccddeeff';
+const TOKEN = 'bench-token';
+/** List price of Analytics logs, pay-as-you-go, per GB ingested (East US; check your region). */
+const PRICE_PER_GB = 2.3;
+const HOURS_PER_MONTH = 730;
+
+interface ChildJob {
+  readonly kind: 'size' | 'heal';
+  readonly size: number;
+  readonly connectUrl: string;
+  readonly ingestionUrl: string;
+  readonly identityUrl: string;
+  readonly autoHeal?: 'on' | 'off';
+}
+
+interface TickFigures {
+  readonly wallMs: number;
+  /** The restart calls' own latency, added up. */
+  readonly restartCallMs: number;
+  readonly processingMs: number;
+  readonly gets: number;
+  readonly restartCalls: number;
+  readonly rows: number;
+  readonly rawBytes: number;
+  readonly gzipBytes: number;
+  readonly valueBytes: number;
+}
+
+interface SizeResult {
+  readonly size: number;
+  readonly detail: TickFigures;
+  readonly lean: TickFigures;
+  readonly nextHour: TickFigures;
+  readonly baselineMs: number;
+  readonly baselineRequests: number;
+  readonly readMs: number;
+  readonly peakRssMb: number;
+  readonly peakHeapMb: number;
+}
+
+// ---------------------------------------------------------------- child: one monitor, measured
+
+async function child(job: ChildJob): Promise<unknown> {
+  let peakHeap = 0;
+  const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)), 5);
+  process.env.IDENTITY_ENDPOINT = job.identityUrl;
+  process.env.IDENTITY_HEADER = 'bench-header';
+  const config = loadConfig(
+    { KAFKA_CONNECT_URL: job.connectUrl, LOGS_INGESTION_ENDPOINT: job.ingestionUrl, LOGS_DCR_IMMUTABLE_ID: DCR, AUTO_HEAL: job.autoHeal ?? 'on' },
+    { requireIngestion: true },
+  );
+  let minute = 0;
+  const T0 = Date.parse('2026-11-22T08:00:00.000Z');
+  const monitor = createMonitor(config, { store: new MemoryHistoryStore(), spool: null, now: () => new Date(T0 + minute * 60_000) });
+
+  const measure = async (): Promise<TickFigures> => {
+    const elu = performance.eventLoopUtilization();
+    const result = await monitor.tick();
+    const used = performance.eventLoopUtilization(elu);
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+    return figures(result, used.active);
+  };
+
+  if (job.kind === 'heal') {
+    const tick = await measure();
+    await monitor.close();
+    clearInterval(sampler);
+    return tick;
+  }
+  const detail = await measure(); // the first tick of a worker: every row, and the restarts
+  minute = 5;
+  const lean = await measure(); // the ticks in between: lean rows, backoff decisions
+  minute = 60;
+  const nextHour = await measure(); // the hourly detail tick
+  await monitor.close();
+
+  // The original tools' way: the name list, then one status request per connector, one after the other.
+  const started = performance.now();
+  let requests = 1;
+  const names = (await (await request(`${job.connectUrl}/connectors`)).body.json()) as string[];
+  for (const name of names) {
+    await (await request(`${job.connectUrl}/connectors/${encodeURIComponent(name)}/status`)).body.json();
+    requests++;
+  }
+  const baselineMs = performance.now() - started;
+
+  // Our read alone, like for like: a fresh monitor with healing off, shipping to nowhere.
+  const reader = createMonitor(loadConfig({ KAFKA_CONNECT_URL: job.connectUrl, AUTO_HEAL: 'off' }, { requireIngestion: false }));
+  const readStart = performance.now();
+  await reader.look();
+  const readMs = performance.now() - readStart;
+  await reader.close();
+
+  clearInterval(sampler);
+  return {
+    size: job.size,
+    detail,
+    lean,
+    nextHour,
+    baselineMs,
+    baselineRequests: requests,
+    readMs,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    peakHeapMb: peakHeap / 1_048_576,
+  } satisfies SizeResult;
+}
+
+function figures(result: TickResult, activeMs: number): TickFigures {
+  const batches = [result.rows, result.healingRows, result.monitorRows].filter((b) => b.length > 0);
+  const json = batches.map((b) => JSON.stringify(b));
+  return {
+    wallMs: result.durationMs,
+    restartCallMs: result.healings.reduce((n, h) => n + (h.restartCallMs ?? 0), 0),
+    processingMs: activeMs,
+    gets: result.requests - result.healings.reduce((n, h) => n + h.restartCalls, 0),
+    restartCalls: result.healings.reduce((n, h) => n + h.restartCalls, 0),
+    rows: batches.reduce((n, b) => n + b.length, 0),
+    rawBytes: json.reduce((n, j) => n + Buffer.byteLength(j), 0),
+    gzipBytes: json.reduce((n, j) => n + gzipSync(j).length, 0),
+    valueBytes: batches.flat().reduce((n, row) => n + valueBytes(row), 0),
+  };
+}
+
+/**
+ * The billing proxy: Log Analytics bills the size of the values as strings (a datetime as its 28-character
+ * form), not the column names.
+ */
+function valueBytes(row: object): number {
+  return Object.entries(row).reduce((n, [key, v]) => n + (key === 'TimeGenerated' ? 28 : Buffer.byteLength(String(v))), 0);
+}
+
+// ---------------------------------------------------------------- parent: servers, children, report
+
+async function parent(): Promise<void> {
+  const benchStarted = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'kc-monitor-bench-'));
+  const ca = await makeCertificateAuthority('bench CA');
+  const server = await issueCertificate(ca, 'localhost');
+  writeFileSync(join(dir, 'ca.pem'), ca.cert);
+  writeFileSync(join(dir, 'server.key'), server.key);
+  writeFileSync(join(dir, 'server.pem'), server.cert);
+  process.env.KC_MONITOR_TEST_TLS = dir;
+
+  const identity = new ManagedIdentityFake(TOKEN, 'bench-header');
+  const ingestion = new IngestionFake(TOKEN);
+  const identityUrl = await identity.start();
+  const ingestionUrl = await ingestion.start();
+  const run = (job: ChildJob) =>
+    new Promise<unknown>((resolve, reject) => {
+      const p = fork(__filename, [], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'), KC_MONITOR_BENCH_JOB: JSON.stringify(job) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      p.once('message', resolve);
+      p.once('exit', (code) => (code ? reject(new Error(`bench child for ${job.kind} ${job.size} exited with ${code}`)) : undefined));
+    });
+
+  const sizes: SizeResult[] = [];
+  for (const size of SIZES) {
+    const sim = new ConnectSimulator({ version: '3.7.0', latencyMs: LATENCY_MS }).add(...generatedConnectors(size, TASKS, 33, true));
+    const connectUrl = await sim.start();
+    ingestion.uploads.length = 0;
+    sizes.push((await run({ kind: 'size', size, connectUrl, ingestionUrl, identityUrl })) as SizeResult);
+    await sim.stop();
+    process.stderr.write(`  measured ${size} connectors × ${TASKS} tasks\n`);
+  }
+
+  // Healing 500 failed tasks: the same tick with and without restarts, at a latency that dominates.
+  const heal: Record<string, TickFigures> = {};
+  for (const autoHeal of ['off', 'on'] as const) {
+    const sim = new ConnectSimulator({ version: '3.7.0', latencyMs: HEAL_LATENCY_MS }).add(...generatedConnectors(125, 4, 1, true));
+    const connectUrl = await sim.start();
+    heal[autoHeal] = (await run({ kind: 'heal', size: 125, connectUrl, ingestionUrl, identityUrl, autoHeal })) as TickFigures;
+    await sim.stop();
+  }
+  await Promise.all([identity.stop(), ingestion.stop()]);
+
+  const coldStart = measureColdStart();
+  report(sizes, heal, coldStart, performance.now() - benchStarted);
+}
+
+function measureColdStart(): { nodeMs: number; entryMs: number; ratio: number; bundleKb: number; runtimeKb: number } {
+  const time = (args: string[]) => {
+    const runs: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const t = performance.now();
+      execFileSync(process.execPath, args, { stdio: 'ignore' });
+      runs.push(performance.now() - t);
+    }
+    return runs.sort((a, b) => a - b)[5]!;
+  };
+  const nodeMs = time(['-e', '1']);
+  const entryMs = time(['-e', "require('./dist/function/monitor.js')"]);
+  const size = (f: string) => Math.round(Number(execFileSync('stat', ['-c', '%s', f]).toString()) / 1024);
+  return { nodeMs, entryMs, ratio: entryMs / nodeMs, bundleKb: size('dist/function/monitor.js'), runtimeKb: size('dist/lib/runtime.js') };
+}
+
+function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: ReturnType<typeof measureColdStart>, elapsedMs: number): void {
+  const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
+  const f1 = (n: number) => n.toFixed(1);
+  const lines: string[] = [];
+  const say = (s = '') => lines.push(s);
+  say(`kafka-connect-monitor bench — Connect simulator with ${LATENCY_MS} ms per request, ~3% of tasks FAILED for good, https ingestion fake`);
+  say();
+  say('size (connectors × 4)        |   tick ms | processing ms | GETs | restarts |   rows |  raw KB | gzip KB | value B/connector | read ms | baseline ms | ours/baseline | peak RSS MB | peak heap MB');
+  for (const s of sizes) {
+    for (const [label, t] of [['detail (first of the hour)', s.detail], ['lean (the 11 others)', s.lean]] as const) {
+      say(
+        `${`${f0(s.size)} ${label}`.padEnd(29)}| ${f0(t.wallMs).padStart(9)} | ${f0(t.processingMs).padStart(13)} | ${String(t.gets).padStart(4)} | ${String(t.restartCalls).padStart(8)} | ${f0(t.rows).padStart(6)} | ${f0(t.rawBytes / 1024).padStart(7)} | ${f0(t.gzipBytes / 1024).padStart(7)} | ${f0(t.valueBytes / s.size).padStart(17)} | ${label.startsWith('detail') ? `${f0(s.readMs).padStart(7)} | ${f0(s.baselineMs).padStart(11)} | ${(s.readMs / s.baselineMs).toFixed(3).padStart(13)} | ${f1(s.peakRssMb).padStart(11)} | ${f1(s.peakHeapMb).padStart(12)}` : ''}`,
+      );
+    }
+  }
+
+  say();
+  say(`cost (Log Analytics, Analytics plan, $${PRICE_PER_GB}/GB list price; billing proxy = value bytes; ${HOURS_PER_MONTH} h a month)`);
+  const cost = sizes.map((s) => {
+    const detail = (s.detail.valueBytes + s.nextHour.valueBytes) / 2;
+    const gb = (perHour: number) => (detail + (perHour - 1) * s.lean.valueBytes) * HOURS_PER_MONTH / 1e9;
+    return { size: s.size, gb5: gb(12), gb1: gb(60) };
+  });
+  say('size (connectors × 4) | GB/month @ 5 min | $/month @ 5 min | GB/month @ 1 min | $/month @ 1 min');
+  for (const c of cost) say(`${f0(c.size).padEnd(22)}| ${c.gb5.toFixed(2).padStart(16)} | ${(c.gb5 * PRICE_PER_GB).toFixed(2).padStart(15)} | ${c.gb1.toFixed(2).padStart(16)} | ${(c.gb1 * PRICE_PER_GB).toFixed(2).padStart(15)}`);
+
+  const largest = sizes.at(-1)!;
+  const perThousand = cost.find((c) => c.size === 1_000)!;
+  const healDelta = heal.on!.wallMs - heal.off!.wallMs;
+  // The calls' own latency as measured (the simulator's 20 ms plus loopback and its own work), spread over
+  // the concurrency: what healing must add at most, with a quarter more for building and shipping its rows.
+  const healBudget = heal.on!.restartCallMs / RESTART_CONCURRENCY;
+  const budgets: Array<[string, boolean, string]> = [
+    [`5,000 × 4 tick processing ≤ 1 s beyond network waits`, Math.max(largest.detail.processingMs, largest.lean.processingMs) <= 1_000, `${f0(largest.detail.processingMs)} ms detail, ${f0(largest.lean.processingMs)} ms lean`],
+    ['≤ 2 GET requests per cluster (Connect ≥ 2.3)', sizes.every((s) => s.detail.gets <= 2 && s.lean.gets <= 2), sizes.map((s) => s.detail.gets).join(', ')],
+    ['peak heap ≤ 200 MB at 5,000 × 4', largest.peakHeapMb <= 200, `${f1(largest.peakHeapMb)} MB`],
+    [
+      `healing 500 failed tasks adds ≤ the restart calls' latency / ${RESTART_CONCURRENCY} (+25% for its rows)`,
+      healDelta <= healBudget * 1.25,
+      `+${f0(healDelta)} ms for ${heal.on!.restartCalls} restart calls (${HEAL_LATENCY_MS} ms simulated; ${f0(heal.on!.restartCallMs)} ms of call latency in all / ${RESTART_CONCURRENCY} = ${f0(healBudget)} ms)`,
+    ],
+    ['≤ 1.5 GB/month per 1,000 × 4 at 5 minutes', perThousand.gb5 <= 1.5, `${perThousand.gb5.toFixed(2)} GB`],
+    ['function entry import ≤ 2.5 × node -e 1', cold.ratio <= 2.5, `${f0(cold.entryMs)} ms vs ${f0(cold.nodeMs)} ms = ${cold.ratio.toFixed(2)}× (entry ${cold.bundleKb} KB, runtime ${cold.runtimeKb} KB, loaded on the first tick)`],
+  ];
+  say();
+  say('budgets');
+  for (const [name, ok, detail] of budgets) say(`  ${ok ? 'PASS' : 'FAIL'}  ${name}: ${detail}`);
+  say();
+  say(`bench ran in ${f1(elapsedMs / 1000)} s`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  mkdirSync('bench/results', { recursive: true });
+  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, latencyMs: LATENCY_MS, sizes, heal, cost, coldStart: cold, budgets: budgets.map(([name, ok, detail]) => ({ name, ok, detail })) }, null, 2);
+  writeFileSync('bench/results/latest.json', json);
+  writeFileSync(`bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, json);
+  if (budgets.some(([, ok]) => !ok)) process.exitCode = 1;
+}
+
+const job = process.env.KC_MONITOR_BENCH_JOB;
+if (job) {
+  child(JSON.parse(job) as ChildJob).then(
+    (result) => process.send!(result, () => process.exit(0)),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+} else {
+  parent().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
