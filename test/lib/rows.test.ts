@@ -108,8 +108,9 @@ describe('lean rows between detail ticks', () => {
     const memory = new RowMemory();
     const tick = (m: number, trace: string | undefined) => {
       const s = snapshot('boom');
-      if (!trace) s.connectors[1]!.tasks[1] = { id: 1, state: 'RUNNING' };
-      const rows = statusRows(stamp, s, memory.plan(at(m)));
+      const sick = s.connectors[1]!;
+      const connectors = trace ? s.connectors : [s.connectors[0]!, { ...sick, tasks: [sick.tasks[0]!, { id: 1, state: 'RUNNING' }] }];
+      const rows = statusRows(stamp, { ...s, connectors }, memory.plan(at(m)));
       memory.commit();
       return rows.some((r) => r.Trace === 'boom');
     };
