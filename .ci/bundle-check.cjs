@@ -3,8 +3,9 @@
 'use strict';
 const Module = require('node:module');
 const registered = [];
+const handlers = [];
 const core = {
-  registerFunction: (metadata) => registered.push(metadata),
+  registerFunction: (metadata, handler) => (registered.push(metadata), handlers.push(handler)),
   setProgrammingModel: () => {},
   registerHook: () => ({ dispose: () => {} }),
   log: () => {},
@@ -27,21 +28,31 @@ if (registered.length !== 1 || timers[0].name !== 'kafkaConnectMonitor' || sched
 (async () => {
   const { ConnectSimulator } = require('../dist/src/lib/demo/connectSimulator.js');
   const { demoConnectors } = require('../dist/src/lib/demo/scenario.js');
-  const { loadConfig } = require('../dist/src/lib/config.js');
-  const runtime = require('../dist/lib/runtime.js');
+  const { InvocationContext } = require('@azure/functions');
   const sim = new ConnectSimulator().add(...demoConnectors());
   const url = await sim.start();
-  const rows = [];
-  const sink = { target: 'memory', ship: async (stream, batch) => (rows.push(...batch), { stream, sent: batch.length, failed: 0, failures: [] }) };
-  const monitor = runtime.createMonitor(loadConfig({ KAFKA_CONNECT_URL: url, AUTO_HEAL: 'dry-run' }, { requireIngestion: false }), { sink, spool: null });
-  const result = await monitor.tick();
-  await monitor.close();
+  // The registered handler, as the host would call it: it loads dist/lib/runtime.js on its first tick. The
+  // ingestion endpoint and the identity endpoint are closed loopback ports: rows cannot ship, the tick runs.
+  Object.assign(process.env, {
+    KAFKA_CONNECT_URL: url,
+    LOGS_INGESTION_ENDPOINT: 'https://127.0.0.1:1',
+    LOGS_DCR_IMMUTABLE_ID: 'dcr-00112233445566778899aabbccddeeff',
+    AUTO_HEAL: 'off',
+    IDENTITY_ENDPOINT: 'http://127.0.0.1:1/msi/token',
+    IDENTITY_HEADER: 'bundle-check',
+  });
+  const lines = [];
+  const context = new InvocationContext({ functionName: 'kafkaConnectMonitor', invocationId: 'bundle-check', logHandler: (level, ...args) => lines.push(`${level}: ${args.join(' ')}`) });
+  await handlers[0]({ isPastDue: false }, context);
   await sim.stop();
-  if (rows.length < 10) {
-    console.error('bundle check: the bundled runtime shipped', rows.length, 'rows');
+  const summary = lines.find((l) => l.startsWith('information: tick '));
+  if (!summary || !/6 connectors .*0 of \d+ rows shipped/.test(summary)) {
+    console.error('bundle check: the registered handler did not run a tick:', lines);
     process.exit(1);
   }
-  console.log(`bundle: ${main} registers kafkaConnectMonitor on %MONITOR_SCHEDULE%; dist/lib/runtime.js ran a tick: ${runtime.summarizeTick(result)}`);
+  console.log(`bundle: ${main} registers kafkaConnectMonitor on %MONITOR_SCHEDULE%, and its handler ran a tick with dist/lib/runtime.js:`);
+  console.log(`  ${summary}`);
+  process.exit(0);
 })().catch((err) => {
   console.error('bundle check:', err);
   process.exit(1);

@@ -15,13 +15,13 @@ export function createTimerHandler(settings: () => Settings) {
     try {
       if (!monitor) {
         const config = loadConfig(settings(), { requireIngestion: true, requireStorageToHeal: true });
-        const { createMonitor } = await import('../lib/runtime.js');
+        const { createMonitor } = await loadRuntime();
         monitor = createMonitor(config);
         for (const warning of config.warnings) context.warn(warning);
       }
       const current = monitor;
       if (timer.isPastDue) context.warn('the timer is past due: the previous tick ran late or the app was idle');
-      const { summarizeTick, tickProblems } = await import('../lib/runtime.js');
+      const { summarizeTick, tickProblems } = await loadRuntime();
       const result = await current.tick();
       const problems = tickProblems(result);
       for (const line of [...problems.unreadable, ...problems.notShipped]) context.warn(line);
@@ -36,6 +36,17 @@ export function createTimerHandler(settings: () => Settings) {
       throw failure;
     }
   };
+}
+
+type Runtime = typeof import('../lib/runtime.js');
+
+/**
+ * The runtime bundle is CommonJS that Node's import() cannot see named exports in (it is minified): they are
+ * on `default` there, and on the module itself when the sources run (tests, tsc output).
+ */
+async function loadRuntime(): Promise<Runtime> {
+  const loaded = (await import('../lib/runtime.js')) as Runtime & { default?: Runtime };
+  return loaded.default?.createMonitor ? loaded.default : loaded;
 }
 
 app.timer('kafkaConnectMonitor', {

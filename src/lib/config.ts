@@ -43,6 +43,8 @@ export interface MonitorConfig {
   readonly managedIdentityClientId?: string;
   /** The tick's budget (MONITOR_DEADLINE_SECONDS): shorter than the schedule interval. */
   readonly deadlineSeconds: number;
+  /** Seconds between ticks of MONITOR_SCHEDULE, when it is a plain every-N schedule. */
+  readonly scheduleIntervalSeconds?: number;
   /** The cap of the spool of unshipped rows (SPOOL_MAX_MB). */
   readonly spoolMaxBytes: number;
   /** Values that must never appear in a row, log line or message. */
@@ -154,6 +156,7 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
     ...(storage && { storage }),
     ...(clientId && { managedIdentityClientId: clientId }),
     deadlineSeconds,
+    ...(interval !== undefined && { scheduleIntervalSeconds: interval }),
     spoolMaxBytes: spoolMaxMb * 1024 * 1024,
     secrets,
     warnings,

@@ -48,36 +48,49 @@ export class Delivery {
     return this.sink.target;
   }
 
-  /** Sends what earlier ticks spooled, oldest first; stops at the first batch that still cannot go. */
-  async replay(now: Date, signal?: AbortSignal): Promise<DeliveryReport> {
+  /**
+   * Sends what earlier ticks spooled, oldest first, with their original TimeGenerated. A stream whose batch
+   * still cannot go is left for a later tick (its order kept); the other streams go on. `signal` bounds the
+   * uploads; `spoolSignal`, which ends later, the spool writes that must follow an upload.
+   */
+  async replay(now: Date, signal?: AbortSignal, spoolSignal?: AbortSignal): Promise<DeliveryReport> {
     if (!this.spool) return EMPTY;
+    const spool = this.spool;
     const dropped: Drop[] = [];
+    const blocked = new Set<string>();
     let replayed = 0;
     let spooled = 0;
     try {
-      for (const entry of await this.spool.list(signal)) {
+      for (const entry of await spool.list(signal)) {
         if (signal?.aborted) break;
-        const rows = await this.spool.read(entry, signal);
+        if (blocked.has(entry.stream)) continue;
+        // Another run (the CLI next to the function) may be replaying it: never both.
+        const claim = await spool.claim(entry, signal);
+        if (!claim) continue;
+        const rows = await spool.read(entry, signal);
         const { fresh, stale } = splitByAge(rows, now, this.limits.maxAgeMs);
         if (stale > 0) dropped.push({ stream: entry.stream, rows: stale, reason: 'spooled for more than 47 h: Log Analytics would stamp them with their arrival time' });
         const result = await this.sink.ship(entry.stream, fresh, signal);
         const retry = result.failures.filter((f) => f.retryable).flatMap((f) => f.logs);
         dropped.push(...badData(entry.stream, result));
-        // Write what is left before removing the blob: a crash in between replays twice rather than never.
-        await this.spool.put(entry.stream, retry, signal);
-        await this.spool.remove(entry, signal);
+        // What is left is written before the blob goes: a crash in between replays twice rather than never.
+        await spool.put(entry.stream, retry, spoolSignal);
+        await spool.remove(entry, claim, spoolSignal);
         replayed += result.sent;
         spooled += retry.length;
-        if (retry.length > 0) break; // the outage goes on: keep the rest, in order, for a later tick
+        if (retry.length > 0) blocked.add(entry.stream); // this stream's outage goes on
       }
     } catch (err) {
-      return { shipped: [], replayed, spooled, dropped, problems: [`spool not replayed: ${this.describe(err)}`] };
+      return { shipped: [], replayed, spooled, dropped, problems: [`spool not fully replayed: ${this.describe(err)}`] };
     }
     return { shipped: [], replayed, spooled, dropped, problems: [] };
   }
 
-  /** Ships each batch; spools what may pass later, drops (on record) what never will. */
-  async deliver(batches: ReadonlyArray<{ stream: string; rows: readonly object[] }>, signal?: AbortSignal): Promise<DeliveryReport> {
+  /**
+   * Ships each batch within `signal`; spools what may pass later (within `spoolSignal`), drops on record what
+   * never will.
+   */
+  async deliver(batches: ReadonlyArray<{ stream: string; rows: readonly object[] }>, signal?: AbortSignal, spoolSignal?: AbortSignal): Promise<DeliveryReport> {
     const shipped = await Promise.all(batches.filter((b) => b.rows.length > 0).map((b) => this.sink.ship(b.stream, b.rows, signal)));
     const dropped: Drop[] = shipped.flatMap((r) => badData(r.stream, r));
     const problems: string[] = [];
@@ -90,8 +103,7 @@ export class Delivery {
         continue;
       }
       try {
-        // The spool has its own few seconds: rows that missed the deadline must still be kept.
-        await this.spool.put(result.stream, retry);
+        await this.spool.put(result.stream, retry, spoolSignal);
         spooled += retry.length;
       } catch (err) {
         dropped.push({ stream: result.stream, rows: retry.length, reason: `not shipped, and the spool failed: ${this.describe(err)}` });
@@ -99,7 +111,7 @@ export class Delivery {
     }
     if (spooled > 0) {
       try {
-        dropped.push(...(await this.enforceSize()));
+        dropped.push(...(await this.enforceSize(spoolSignal)));
       } catch (err) {
         problems.push(`spool size not checked: ${this.describe(err)}`);
       }
@@ -108,13 +120,13 @@ export class Delivery {
   }
 
   /** Keeps the spool under its cap by removing the oldest batches. */
-  private async enforceSize(): Promise<Drop[]> {
-    const entries = await this.spool!.list();
+  private async enforceSize(signal?: AbortSignal): Promise<Drop[]> {
+    const entries = await this.spool!.list(signal);
     let total = entries.reduce((n, e) => n + e.bytes, 0);
     const dropped: Drop[] = [];
     for (const entry of entries) {
       if (total <= this.limits.maxBytes) break;
-      await this.spool!.remove(entry);
+      await this.spool!.remove(entry, undefined, signal);
       total -= entry.bytes;
       dropped.push({ stream: entry.stream, rows: entry.rows, reason: `spool over its ${Math.round(this.limits.maxBytes / 1048576)} MB cap: the oldest rows go first` });
     }

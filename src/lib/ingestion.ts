@@ -30,13 +30,21 @@ export interface RowSink {
 }
 
 /** The Logs Ingestion API through a Data Collection Rule, authenticated by managed identity. */
+/** Scope of the Logs Ingestion API's tokens. */
+const MONITOR_SCOPE = 'https://monitor.azure.com/.default';
+/** A first token takes well under a second in Azure; a token endpoint that is down must not eat the tick. */
+const TOKEN_TIMEOUT_MS = 20_000;
+/** After a token failure, fail fast for a while rather than wait again for every batch of the tick. */
+const TOKEN_BACKOFF_MS = 60_000;
+
 export class LogsIngestionSink implements RowSink {
   private readonly client: LogsIngestionClient;
   readonly target: string;
+  private tokenFailure: { reason: string; until: number } | undefined;
 
   constructor(
     private readonly config: IngestionConfig,
-    credential: TokenCredential,
+    private readonly credential: TokenCredential,
     private readonly secrets: readonly string[] = [],
     /** The SDK retries 429 and 5xx (honouring Retry-After); the tick's deadline bounds the rest. */
     retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number },
@@ -47,6 +55,10 @@ export class LogsIngestionSink implements RowSink {
 
   async ship(stream: string, rows: readonly object[], signal?: AbortSignal): Promise<ShipResult> {
     if (rows.length === 0) return { stream, sent: 0, failed: 0, failures: [] };
+    // The token first, within a time limit: nothing is sent without one, so these rows can safely be
+    // spooled, where an upload cut short half-way could have sent some of them already.
+    const noToken = await this.authenticate(signal);
+    if (noToken) return { stream, sent: 0, failed: rows.length, failures: [{ rows: rows.length, logs: rows, retryable: true, reason: noToken }] };
     const logs = rows as Record<string, unknown>[];
     try {
       await this.client.upload(this.config.dcrImmutableId, stream, logs, { maxConcurrency: 4, ...(signal && { abortSignal: signal }) });
@@ -58,6 +70,29 @@ export class LogsIngestionSink implements RowSink {
         : [{ rows: rows.length, logs: rows, ...describeCause(ensureError(err), this.secrets) }];
       const failed = Math.min(rows.length, failures.reduce((n, f) => n + f.rows, 0));
       return { stream, sent: rows.length - failed, failed, failures };
+    }
+  }
+
+  /** Undefined when a token is at hand (MSAL caches it); otherwise why not, in one line. */
+  private async authenticate(signal?: AbortSignal): Promise<string | undefined> {
+    if (this.tokenFailure && Date.now() < this.tokenFailure.until) return this.tokenFailure.reason;
+    const limit = AbortSignal.any([AbortSignal.timeout(TOKEN_TIMEOUT_MS), ...(signal ? [signal] : [])]);
+    const request = this.credential.getToken(MONITOR_SCOPE, { abortSignal: limit });
+    request.catch(() => undefined); // it may settle after we stopped waiting
+    try {
+      await Promise.race([
+        request,
+        new Promise<never>((_, reject) => {
+          if (limit.aborted) reject(new Error('no token: the time limit passed'));
+          limit.addEventListener('abort', () => reject(new Error(`no token within ${TOKEN_TIMEOUT_MS / 1000} s or the tick deadline`)), { once: true });
+        }),
+      ]);
+      this.tokenFailure = undefined;
+      return undefined;
+    } catch (err) {
+      const reason = describeCause(ensureError(err), this.secrets).reason;
+      this.tokenFailure = { reason, until: Date.now() + TOKEN_BACKOFF_MS };
+      return reason;
     }
   }
 }

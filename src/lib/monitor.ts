@@ -58,7 +58,7 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
     secrets: config.secrets,
   });
   const now = options.now ?? (() => new Date());
-  const rowMemory = new RowMemory();
+  const rowMemory = new RowMemory(config.scheduleIntervalSeconds !== undefined ? config.scheduleIntervalSeconds * 1000 : undefined);
   return {
     config,
     ...(sink && { sink }),

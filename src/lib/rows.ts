@@ -111,27 +111,39 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: Ro
 export class RowMemory {
   private lastDetailHour: number | undefined;
   private shipped = new Map<string, string>();
-  private seen = new Map<string, string>();
 
-  /** The plan for a tick at `now`; call `commit()` once its rows are built. */
-  plan(now: Date): RowPlan {
+  /**
+   * @param intervalMs The schedule's interval, when known: the detail tick is then the first tick of each clock
+   *   hour, whatever the worker's age (Flex Consumption may start a new worker for any tick, and a new worker
+   *   must not mean a detail tick, or every tick could be one). Otherwise the first tick of each hour this
+   *   worker sees.
+   */
+  constructor(private readonly intervalMs?: number) {}
+
+  /** The plan for a tick at `now`; nothing is remembered until `commit(plan)`, once its rows are safe. */
+  plan(now: Date): RowPlan & { readonly hour: number; readonly seen: Map<string, string> } {
     const hour = Math.floor(now.getTime() / 3_600_000);
-    const detail = hour !== this.lastDetailHour;
-    this.lastDetailHour = hour;
-    this.seen = new Map();
+    const intoHour = now.getTime() % 3_600_000;
+    const detail = this.intervalMs !== undefined ? intoHour < this.intervalMs : hour !== this.lastDetailHour;
+    const seen = new Map<string, string>();
     return {
       detail,
+      hour,
+      seen,
       traceIsNew: (key, trace) => {
         const digest = createHash('sha1').update(trace).digest('base64');
-        this.seen.set(key, digest);
+        seen.set(key, digest);
         return detail || this.shipped.get(key) !== digest;
       },
     };
   }
 
-  /** Keeps only the traces of targets still failing. */
-  commit(): void {
-    this.shipped = this.seen;
+  /** Remembers the plan's traces (only those of targets still failing) and its detail tick. */
+  commit(plan: RowPlan): void {
+    const p = plan as Partial<ReturnType<RowMemory['plan']>>;
+    if (!p.seen || p.hour === undefined) return;
+    if (plan.detail) this.lastDetailHour = p.hour;
+    this.shipped = p.seen;
   }
 }
 

@@ -12,13 +12,23 @@ export interface SpoolEntry {
   readonly bytes: number;
 }
 
+/** Proof that this run alone is replaying an entry (a blob lease): another run skips it meanwhile. */
+export interface SpoolClaim {
+  readonly leaseId: string;
+}
+
 /** Rows that could not be shipped, kept durably until a later tick ships them. Listed oldest first. */
 export interface Spool {
   list(signal?: AbortSignal): Promise<SpoolEntry[]>;
   put(stream: string, rows: readonly object[], signal?: AbortSignal): Promise<void>;
+  /** Undefined when another run is replaying the entry, or it is gone. */
+  claim(entry: SpoolEntry, signal?: AbortSignal): Promise<SpoolClaim | undefined>;
   read(entry: SpoolEntry, signal?: AbortSignal): Promise<Record<string, unknown>[]>;
-  remove(entry: SpoolEntry, signal?: AbortSignal): Promise<void>;
+  remove(entry: SpoolEntry, claim?: SpoolClaim, signal?: AbortSignal): Promise<void>;
 }
+
+/** Long enough to replay one entry; short enough that a run that died frees it soon. */
+const CLAIM_SECONDS = 60;
 
 export const SPOOL_CONTAINER = 'kc-monitor-spool';
 
@@ -32,7 +42,8 @@ export class BlobSpool implements Spool {
   constructor(private readonly container: ContainerClient) {}
 
   static fromConfig(storage: StorageConfig): BlobSpool {
-    const options = { retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 } };
+    // Each try is bounded: a storage account that accepts connections and never answers must not hold the tick.
+    const options = { retryOptions: { maxTries: 3, tryTimeoutInMs: 10_000, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 } };
     const service =
       storage.kind === 'connection-string'
         ? BlobServiceClient.fromConnectionString(storage.connectionString, options)
@@ -74,6 +85,20 @@ export class BlobSpool implements Spool {
     });
   }
 
+  async claim(entry: SpoolEntry, signal?: AbortSignal): Promise<SpoolClaim | undefined> {
+    try {
+      const lease = await this.container
+        .getBlobClient(entry.name)
+        .getBlobLeaseClient()
+        .acquireLease(CLAIM_SECONDS, { ...(signal && { abortSignal: signal }) });
+      return lease.leaseId ? { leaseId: lease.leaseId } : undefined;
+    } catch (err) {
+      // 409: another run holds it; 404: it was replayed and removed meanwhile.
+      if (err instanceof RestError && (err.statusCode === 409 || err.statusCode === 404)) return undefined;
+      throw err;
+    }
+  }
+
   async read(entry: SpoolEntry, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const body = await this.container.getBlockBlobClient(entry.name).downloadToBuffer(0, undefined, { ...(signal && { abortSignal: signal }) });
     return gunzipSync(body)
@@ -83,7 +108,10 @@ export class BlobSpool implements Spool {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
-  async remove(entry: SpoolEntry, signal?: AbortSignal): Promise<void> {
-    await this.container.getBlockBlobClient(entry.name).deleteIfExists({ ...(signal && { abortSignal: signal }) });
+  async remove(entry: SpoolEntry, claim?: SpoolClaim, signal?: AbortSignal): Promise<void> {
+    await this.container.getBlockBlobClient(entry.name).deleteIfExists({
+      ...(claim && { conditions: { leaseId: claim.leaseId } }),
+      ...(signal && { abortSignal: signal }),
+    });
   }
 }

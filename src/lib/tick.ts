@@ -42,10 +42,10 @@ export interface TickResult {
 
 export const DEFAULT_MAX_TRACE_BYTES = 32 * 1024;
 export const DEFAULT_BUDGET_MS = 240_000;
-/** Kept at the end of the budget for shipping and spooling what was read. */
-const SHIP_RESERVE_MS = 30_000;
-/** The monitor's own rows, after the deadline, get this long of their own. */
-const OWN_ROWS_MS = 10_000;
+/** Connect work stops this long before the budget ends: time to ship what was read. */
+const CONNECT_RESERVE_MS = 60_000;
+/** Uploads stop this long before the budget ends: time to spool what they could not ship. */
+const SPOOL_RESERVE_MS = 15_000;
 
 const NOTHING: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, dropped: [], problems: [] };
 
@@ -61,11 +61,14 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const startedMs = performance.now();
   const stamp: TickStamp = { timeGenerated: started.toISOString(), correlationId: (deps.newCorrelationId ?? randomUUID)() };
   const requestsBefore = deps.clients.reduce((n, c) => n + c.requests, 0);
+  // One budget, cut in three so that each stage leaves time to the next: Connect work stops first, uploads
+  // next, and the last seconds keep what could not be shipped (the spool) and the monitor's own rows.
   const budgetMs = deps.budgetMs ?? DEFAULT_BUDGET_MS;
-  const shipDeadline = AbortSignal.timeout(budgetMs);
-  const connectDeadline = AbortSignal.timeout(Math.max(budgetMs - SHIP_RESERVE_MS, Math.floor(budgetMs / 2)));
-  // Every call in flight listens to these two: hundreds at once is by design, not a leak.
-  setMaxListeners(0, shipDeadline, connectDeadline);
+  const spoolDeadline = AbortSignal.timeout(budgetMs);
+  const shipDeadline = AbortSignal.timeout(Math.max(budgetMs - SPOOL_RESERVE_MS, Math.floor(budgetMs * 0.8)));
+  const connectDeadline = AbortSignal.timeout(Math.max(budgetMs - CONNECT_RESERVE_MS, Math.floor(budgetMs / 2)));
+  // Every call in flight listens to these: hundreds at once is by design, not a leak.
+  setMaxListeners(0, spoolDeadline, shipDeadline, connectDeadline);
 
   const maxTraceBytes = deps.maxTraceBytes ?? DEFAULT_MAX_TRACE_BYTES;
   // Each cluster is healed as soon as it is read (a slow cluster holds up no other's restarts), and the status
@@ -77,23 +80,25 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   });
   const snapshots = await Promise.all(reads);
   const plan = deps.rowMemory?.plan(started) ?? FULL_ROWS;
-  const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan));
-  deps.rowMemory?.commit();
-
   const delivery = deps.delivery;
-  // What earlier ticks could not ship goes first, oldest first.
-  const replay = delivery ? await delivery.replay(started, shipDeadline) : NOTHING;
-  const shippingStatus = delivery ? delivery.deliver([{ stream: STATUS_TABLE.stream, rows }], shipDeadline) : Promise.resolve(NOTHING);
+  const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan));
+  if (!delivery) deps.rowMemory?.commit(plan);
+
+  // What earlier ticks could not ship goes first, oldest first, but with a quarter of the budget at most:
+  // after a long outage, the catch-up must not starve the rows that say how things are now.
+  const replaySignal = AbortSignal.any([shipDeadline, AbortSignal.timeout(Math.floor(budgetMs / 4))]);
+  const replay = delivery ? await delivery.replay(started, replaySignal, spoolDeadline) : NOTHING;
+  const shippingStatus = delivery ? delivery.deliver([{ stream: STATUS_TABLE.stream, rows }], shipDeadline, spoolDeadline) : Promise.resolve(NOTHING);
   const healings = await Promise.all(heals);
   const healed = healings.flatMap((h) => healingRows(stamp, h));
-  const main = combine(
-    await shippingStatus,
-    delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipDeadline) : NOTHING,
-  );
+  const status = await shippingStatus;
+  // The plan's memory (traces sent, the hourly detail) holds only if the rows went out or were kept.
+  if (status.dropped.length === 0) deps.rowMemory?.commit(plan);
+  const main = combine(status, delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipDeadline, spoolDeadline) : NOTHING);
   const deadlineReached = connectDeadline.aborted || shipDeadline.aborted;
   const notDone = deadlineReached ? describeNotDone(snapshots, healings, budgetMs) : undefined;
   const own = monitorRows(stamp, combine(replay, main), notDone);
-  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], AbortSignal.timeout(OWN_ROWS_MS)) : NOTHING;
+  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], spoolDeadline, spoolDeadline) : NOTHING;
   const report = combine(replay, main, ownReport);
 
   return {

@@ -77,7 +77,7 @@ describe('no rows lost in an ingestion outage', () => {
     const times = arrived.map((r) => String(r.TimeGenerated));
     // Every row of the three ticks arrived, exactly once, with the time of the tick that saw it...
     const sent = [...r1.rows, ...r1.monitorRows, ...r2.rows, ...r2.monitorRows, ...r3.rows, ...r3.monitorRows];
-    const key = (r: Record<string, unknown>) => `${String(r.CorrelationId)}|${String(r.RecordType)}|${String(r.State)}|${String(r.ConnectorName)}|${String(r.TaskId)}`;
+    const key = (r: Record<string, unknown>) => `${String(r.TimeGenerated)}|${String(r.RecordType)}|${String(r.State)}|${String(r.ConnectorName)}|${String(r.TaskId)}|${String(r.RowCount)}`;
     expect(arrived.map(key).sort()).toEqual(sent.map((r) => key(r as unknown as Record<string, unknown>)).sort());
     // ...and the spooled ones before the new ones, oldest first.
     const firstNew = times.indexOf(at(10).toISOString());
@@ -105,6 +105,32 @@ describe('no rows lost in an ingestion outage', () => {
     const next = await run(25);
     expect(next.delivery.replayed).toBe(0);
     expect(next.delivery.dropped).toEqual([]);
+  });
+
+  it('drops, on record, a spooled batch refused as bad data at replay, and ships the rest', async () => {
+    ingestion.down = { status: 503 };
+    await run(0);
+    ingestion.down = undefined;
+    ingestion.answer({ status: 400, body: { error: { code: 'InvalidStream', message: 'old schema' } } });
+    const r = await run(5);
+    expect(r.delivery.dropped.some((d) => /^refused as bad data, not retried: HTTP 400: InvalidStream/.test(d.reason))).toBe(true);
+    expect(r.delivery.spooled).toBe(0);
+    const spool = BlobSpool.fromConfig({ kind: 'connection-string', connectionString: storage });
+    expect(await spool.list()).toEqual([]);
+  });
+
+  it('replays each spooled row once when two runs replay at the same time (blob leases)', async () => {
+    ingestion.down = { status: 503 };
+    const down = await run(0);
+    ingestion.down = undefined;
+    ingestion.uploads.length = 0;
+    const spool = BlobSpool.fromConfig({ kind: 'connection-string', connectionString: storage });
+    const sink = () => new LogsIngestionSink({ endpoint: settings.LOGS_INGESTION_ENDPOINT!, dcrImmutableId: DCR }, createCredential(), [], { maxRetries: 0 });
+    const [a, b] = await Promise.all([new Delivery(sink(), spool).replay(at(1)), new Delivery(sink(), spool).replay(at(1))]);
+    expect(a.replayed + b.replayed).toBe(down.delivery.spooled);
+    const arrived = ingestion.uploads.flatMap((u) => u.rows).map((r) => `${String(r.RecordType)}|${String(r.ConnectorName)}|${String(r.TaskId)}|${String(r.State)}`);
+    expect(new Set(arrived).size).toBe(arrived.length);
+    expect(await spool.list()).toEqual([]);
   });
 
   it('drops spooled rows older than 47 h at replay, saying so', async () => {

@@ -79,27 +79,39 @@ describe('lean rows between detail ticks', () => {
   const shape = (rows: StatusRow[]) => rows.map((r) => `${r.RecordType}:${r.ConnectorName ?? ''}${r.TaskId !== undefined ? `#${r.TaskId}` : ''}${r.Trace ? '+trace' : ''}${r.ConnectorClass ? '+class' : ''}`);
   const at = (minute: number) => new Date(Date.parse('2026-11-22T08:00:00Z') + minute * 60_000);
 
-  it.each<[string, number[], string, string[]]>([
-    ['the first tick of a worker ships everything', [0], 'boom', ['cluster:', 'connector:healthy+class', 'task:healthy#0', 'task:healthy#1', 'connector:sick', 'task:sick#0', 'task:sick#1+trace']],
-    ['the next tick of the hour: a lean healthy connector, no RUNNING task, no repeated trace', [0, 5], 'boom', ['cluster:', 'connector:healthy', 'connector:sick', 'task:sick#1']],
-    ['a changed trace is shipped again', [0, 5], 'boom v2', ['cluster:', 'connector:healthy', 'connector:sick', 'task:sick#1+trace']],
-    ['the first tick of the next hour ships everything again', [0, 5, 60], 'boom', ['cluster:', 'connector:healthy+class', 'task:healthy#0', 'task:healthy#1', 'connector:sick', 'task:sick#0', 'task:sick#1+trace']],
-  ])('%s', (_name, minutes, lastTrace, expected) => {
-    const memory = new RowMemory();
+  const ALL = ['cluster:', 'connector:healthy+class', 'task:healthy#0', 'task:healthy#1', 'connector:sick', 'task:sick#0', 'task:sick#1+trace'];
+  const LEAN = ['cluster:', 'connector:healthy', 'connector:sick', 'task:sick#1'];
+  const FIVE_MINUTES = 300_000;
+  it.each<[string, number | undefined, number[], string, string[]]>([
+    ['the first tick of a worker, schedule unknown: everything', undefined, [0], 'boom', ALL],
+    ['the next tick of the hour: a lean healthy connector, no RUNNING task, no repeated trace', undefined, [0, 5], 'boom', LEAN],
+    ['a changed trace is shipped again', undefined, [0, 5], 'boom v2', [...LEAN.slice(0, 3), 'task:sick#1+trace']],
+    ['the first tick of the next hour ships everything again', undefined, [0, 5, 60], 'boom', ALL],
+    ['every 5 minutes: the tick at :00 is the detail tick', FIVE_MINUTES, [0], 'boom', ALL],
+    ['every 5 minutes: a new worker at :05 is lean (a recycled worker is no reason for detail), its traces new to it', FIVE_MINUTES, [5], 'boom', [...LEAN.slice(0, 3), 'task:sick#1+trace']],
+    ['every 5 minutes: :55 lean, :00 detail', FIVE_MINUTES, [55, 60], 'boom', ALL],
+  ])('%s', (_name, intervalMs, minutes, lastTrace, expected) => {
+    const memory = new RowMemory(intervalMs);
     let rows: StatusRow[] = [];
     minutes.forEach((m, i) => {
       const plan = memory.plan(at(m));
       rows = statusRows(stamp, snapshot(i === minutes.length - 1 ? lastTrace : 'boom'), plan);
-      memory.commit();
+      memory.commit(plan);
     });
     expect(shape(rows)).toEqual(expected);
     expectRowsFitSchema(rows);
   });
 
+  it('remembers nothing of a plan whose rows were not kept: the trace goes again next tick', () => {
+    const memory = new RowMemory();
+    statusRows(stamp, snapshot('boom'), memory.plan(at(0))); // rows dropped: no commit
+    const plan = memory.plan(at(5));
+    expect(shape(statusRows(stamp, snapshot('boom'), plan))).toEqual(ALL);
+  });
+
   it('keeps in a lean connector row what the alert and the health chart read', () => {
     const memory = new RowMemory();
-    memory.plan(at(0));
-    memory.commit();
+    memory.commit(memory.plan(at(0)));
     const [, healthy] = statusRows(stamp, snapshot('boom'), memory.plan(at(5)));
     expect(healthy).toEqual({ TimeGenerated: stamp.timeGenerated, Cluster: 'east', RecordType: 'connector', ConnectorName: 'healthy', State: 'RUNNING', TasksTotal: 2, TasksRunning: 2, TasksFailed: 0 });
   });
@@ -110,8 +122,9 @@ describe('lean rows between detail ticks', () => {
       const s = snapshot('boom');
       const sick = s.connectors[1]!;
       const connectors = trace ? s.connectors : [s.connectors[0]!, { ...sick, tasks: [sick.tasks[0]!, { id: 1, state: 'RUNNING' }] }];
-      const rows = statusRows(stamp, { ...s, connectors }, memory.plan(at(m)));
-      memory.commit();
+      const plan = memory.plan(at(m));
+      const rows = statusRows(stamp, { ...s, connectors }, plan);
+      memory.commit(plan);
       return rows.some((r) => r.Trace === 'boom');
     };
     expect([tick(0, 'boom'), tick(5, 'boom'), tick(10, undefined), tick(15, 'boom')]).toEqual([true, false, false, true]);

@@ -71,7 +71,7 @@ export class Healer {
   async heal(client: ConnectClient, snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal): Promise<ClusterHealing> {
     const cluster = snapshot.cluster;
     if (this.options.mode === 'off' || snapshot.error) return { cluster, outcomes: [], restartCalls: 0 };
-    const { history, stored, degraded, problem } = await this.load(cluster);
+    const { history, stored, degraded, problem } = await this.load(cluster, signal);
     const notes: HealOutcome[] = problem ? [historyNote(`restart history unavailable (${problem}); healing from this worker's memory with the full ${this.options.policy.backoffCapMinutes} min backoff`)] : [];
 
     const plan = decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded });
@@ -100,7 +100,7 @@ export class Healer {
       if (degraded) this.unsaved.add(cluster);
       else {
         try {
-          await this.options.store.save(cluster, stored, next);
+          await this.options.store.save(cluster, stored, next, signal);
           this.unsaved.delete(cluster);
         } catch (err) {
           this.unsaved.add(cluster);
@@ -118,11 +118,11 @@ export class Healer {
    * The history to decide from, and the one in storage (what `save` compares against). Restarts this worker
    * made while storage could not be written are merged back in, so they still count once it can be read.
    */
-  private async load(cluster: string): Promise<{ history: Map<TargetKey, TargetHistory>; stored: Map<TargetKey, TargetHistory>; degraded: boolean; problem?: string }> {
+  private async load(cluster: string, signal?: AbortSignal): Promise<{ history: Map<TargetKey, TargetHistory>; stored: Map<TargetKey, TargetHistory>; degraded: boolean; problem?: string }> {
     const remembered = this.memory.get(cluster) ?? new Map<TargetKey, TargetHistory>();
     if (!this.options.store) return { history: remembered, stored: remembered, degraded: false };
     try {
-      const stored = await this.options.store.load(cluster);
+      const stored = await this.options.store.load(cluster, signal);
       const history = new Map(stored);
       if (this.unsaved.has(cluster)) for (const [key, h] of remembered) history.set(key, merge(h, stored.get(key)));
       this.memory.set(cluster, history);

@@ -6,9 +6,9 @@ import type { TargetHistory, TargetKey } from './policy';
 
 /** Where the restart history lives between ticks, one partition per cluster. */
 export interface HistoryStore {
-  load(cluster: string): Promise<Map<TargetKey, TargetHistory>>;
+  load(cluster: string, signal?: AbortSignal): Promise<Map<TargetKey, TargetHistory>>;
   /** Writes what changed from `before` to `after`; a concurrent writer's changes are merged, not lost. */
-  save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>): Promise<void>;
+  save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>, signal?: AbortSignal): Promise<void>;
 }
 
 /** For the demo and for dry runs without storage: remembers for the life of the process. */
@@ -43,6 +43,8 @@ interface HistoryEntity {
 export class TableHistoryStore implements HistoryStore {
   private readonly etags = new Map<string, string>();
   private table: Promise<void> | undefined;
+  /** The deadline of the save in progress, passed to every call it makes. */
+  private signal: AbortSignal | undefined;
 
   constructor(private readonly client: TableClient) {}
 
@@ -57,11 +59,11 @@ export class TableHistoryStore implements HistoryStore {
   }
 
   /** Reads one cluster's history; creates nothing (a table not created yet is an empty history). */
-  async load(cluster: string): Promise<Map<TargetKey, TargetHistory>> {
+  async load(cluster: string, signal?: AbortSignal): Promise<Map<TargetKey, TargetHistory>> {
     const partitionKey = encodeKey(cluster);
     const history = new Map<TargetKey, TargetHistory>();
     try {
-      for await (const e of this.client.listEntities<HistoryEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
+      for await (const e of this.client.listEntities<HistoryEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` }, ...(signal && { abortSignal: signal }) })) {
         if (!e.rowKey) continue;
         history.set(decodeKey(e.rowKey), fromEntity(e));
         if (e.etag) this.etags.set(etagKey(partitionKey, e.rowKey), e.etag);
@@ -73,7 +75,8 @@ export class TableHistoryStore implements HistoryStore {
     return history;
   }
 
-  async save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>): Promise<void> {
+  async save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>, signal?: AbortSignal): Promise<void> {
+    this.signal = signal;
     await this.ensureTable();
     const partitionKey = encodeKey(cluster);
     const writes: Array<[TargetKey, TargetHistory | undefined]> = [];
@@ -84,7 +87,7 @@ export class TableHistoryStore implements HistoryStore {
 
   private ensureTable(): Promise<void> {
     // Retried on the next tick if it failed: storage may come back.
-    this.table ??= this.client.createTable().catch((err: unknown) => {
+    this.table ??= this.client.createTable(this.options()).catch((err: unknown) => {
       this.table = undefined;
       throw err;
     });
@@ -96,12 +99,12 @@ export class TableHistoryStore implements HistoryStore {
     const etag = this.etags.get(ek);
     try {
       if (!wanted) {
-        if (etag) await this.client.deleteEntity(partitionKey, rowKey, { etag });
+        if (etag) await this.client.deleteEntity(partitionKey, rowKey, { etag, ...this.options() });
         this.etags.delete(ek);
         return;
       }
       const entity: TableEntity<HistoryEntity> = { partitionKey, rowKey, ...wanted };
-      const res = etag ? await this.client.updateEntity(entity, 'Replace', { etag }) : await this.client.createEntity(entity);
+      const res = etag ? await this.client.updateEntity(entity, 'Replace', { etag, ...this.options() }) : await this.client.createEntity(entity, this.options());
       if (res.etag) this.etags.set(ek, res.etag);
     } catch (err) {
       const status = err instanceof RestError ? err.statusCode : undefined;
@@ -116,7 +119,7 @@ export class TableHistoryStore implements HistoryStore {
   private async read(partitionKey: string, rowKey: string): Promise<TargetHistory | undefined> {
     const ek = etagKey(partitionKey, rowKey);
     try {
-      const e = await this.client.getEntity<HistoryEntity>(partitionKey, rowKey);
+      const e = await this.client.getEntity<HistoryEntity>(partitionKey, rowKey, this.options());
       if (e.etag) this.etags.set(ek, e.etag);
       return fromEntity(e);
     } catch (err) {
@@ -126,6 +129,10 @@ export class TableHistoryStore implements HistoryStore {
       }
       throw err;
     }
+  }
+
+  private options(): { abortSignal?: AbortSignal } {
+    return this.signal ? { abortSignal: this.signal } : {};
   }
 
   private forget(ek: string): void {
