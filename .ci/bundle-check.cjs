@@ -31,20 +31,23 @@ if (registered.length !== 1 || timers[0].name !== 'kafkaConnectMonitor' || sched
   const { InvocationContext } = require('@azure/functions');
   const sim = new ConnectSimulator().add(...demoConnectors());
   const url = await sim.start();
-  // The registered handler, as the host would call it: it loads dist/lib/runtime.js on its first tick. The
-  // ingestion endpoint and the identity endpoint are closed loopback ports: rows cannot ship, the tick runs.
+  // A managed-identity endpoint that refuses at once: rows cannot ship, and the tick still runs to its end.
+  const identity = require('node:http').createServer((req, res) => res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_request"}'));
+  await new Promise((resolve) => identity.listen(0, '127.0.0.1', resolve));
+  // The registered handler, as the host would call it: it loads dist/lib/runtime.js on its first tick.
   Object.assign(process.env, {
     KAFKA_CONNECT_URL: url,
     LOGS_INGESTION_ENDPOINT: 'https://127.0.0.1:1',
     LOGS_DCR_IMMUTABLE_ID: 'dcr-00112233445566778899aabbccddeeff',
     AUTO_HEAL: 'off',
-    IDENTITY_ENDPOINT: 'http://127.0.0.1:1/msi/token',
+    IDENTITY_ENDPOINT: `http://127.0.0.1:${identity.address().port}/msi/token`,
     IDENTITY_HEADER: 'bundle-check',
   });
   const lines = [];
   const context = new InvocationContext({ functionName: 'kafkaConnectMonitor', invocationId: 'bundle-check', logHandler: (level, ...args) => lines.push(`${level}: ${args.join(' ')}`) });
   await handlers[0]({ isPastDue: false }, context);
   await sim.stop();
+  identity.close();
   const summary = lines.find((l) => l.startsWith('information: tick '));
   if (!summary || !/6 connectors .*0 of \d+ rows shipped/.test(summary)) {
     console.error('bundle check: the registered handler did not run a tick:', lines);
