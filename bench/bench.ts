@@ -5,9 +5,7 @@
  * cold start are its own. Prints the figures and the budgets, and writes bench/results/*.json.
  */
 import { execFileSync, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
@@ -18,7 +16,7 @@ import { MemoryHistoryStore } from '../src/lib/heal/history';
 import { createMonitor } from '../src/lib/monitor';
 import type { TickResult } from '../src/lib/tick';
 import { IngestionFake, ManagedIdentityFake } from '../test/fakes/ingestion';
-import { issueCertificate, makeCertificateAuthority } from '../test/fakes/tls';
+import { writeTrustedServerTls } from '../test/fakes/tls';
 
 const SIZES = [100, 1_000, 5_000];
 const TASKS = 4;
@@ -160,13 +158,7 @@ function valueBytes(row: object): number {
 
 async function parent(): Promise<void> {
   const benchStarted = performance.now();
-  const dir = mkdtempSync(join(tmpdir(), 'kc-monitor-bench-'));
-  const ca = await makeCertificateAuthority('bench CA');
-  const server = await issueCertificate(ca, 'localhost');
-  writeFileSync(join(dir, 'ca.pem'), ca.cert);
-  writeFileSync(join(dir, 'server.key'), server.key);
-  writeFileSync(join(dir, 'server.pem'), server.cert);
-  process.env.KC_MONITOR_TEST_TLS = dir;
+  const { caPath } = await writeTrustedServerTls('kc-monitor-bench');
 
   const identity = new ManagedIdentityFake(TOKEN, 'bench-header');
   const ingestion = new IngestionFake(TOKEN);
@@ -174,7 +166,7 @@ async function parent(): Promise<void> {
   const ingestionUrl = await ingestion.start();
   const run = (job: ChildJob) =>
     new Promise<unknown>((resolve, reject) => {
-      const p = fork(__filename, [], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'), KC_MONITOR_BENCH_JOB: JSON.stringify(job) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const p = fork(__filename, [], { env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, KC_MONITOR_BENCH_JOB: JSON.stringify(job) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       p.once('message', resolve);
       p.once('exit', (code) => (code ? reject(new Error(`bench child for ${job.kind} ${job.size} exited with ${code}`)) : undefined));
     });

@@ -262,22 +262,14 @@ function readClusters(settings: Settings, problems: string[], warnings: string[]
       clientCert: value(settings, 'KAFKA_CONNECT_CLIENT_CERT'),
       clientKey: value(settings, 'KAFKA_CONNECT_CLIENT_KEY'),
     },
-    (field) => `KAFKA_CONNECT_${SINGLE_CLUSTER_SUFFIX[field]}`,
+    // caCert → KAFKA_CONNECT_CA_CERT
+    (field) => `KAFKA_CONNECT_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`,
     problems,
     warnings,
   );
   return cluster ? [cluster] : [];
 }
 
-const SINGLE_CLUSTER_SUFFIX: Record<ClusterField, string> = {
-  name: 'NAME',
-  url: 'URL',
-  username: 'USERNAME',
-  password: 'PASSWORD',
-  caCert: 'CA_CERT',
-  clientCert: 'CLIENT_CERT',
-  clientKey: 'CLIENT_KEY',
-};
 
 function readClusterList(settings: Settings, text: string, problems: string[], warnings: string[]): ClusterConfig[] {
   let parsed: unknown;

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
 
@@ -36,7 +37,22 @@ export async function issueCertificate(ca: Pem, commonName: string): Promise<Pem
   return { key: pems.private, cert: pems.cert };
 }
 
-/** The CA and server certificate made by globalSetup (the CA is trusted process-wide). */
+/**
+ * Makes a CA and a localhost server certificate in a new directory, for the https fakes of a test run or a
+ * bench run; sets KC_MONITOR_TEST_TLS to it and returns the CA's path (for NODE_EXTRA_CA_CERTS).
+ */
+export async function writeTrustedServerTls(name: string): Promise<{ dir: string; caPath: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `${name}-`));
+  const ca = await makeCertificateAuthority(`${name} CA`);
+  const server = await issueCertificate(ca, 'localhost');
+  writeFileSync(join(dir, 'ca.pem'), ca.cert);
+  writeFileSync(join(dir, 'server.key'), server.key);
+  writeFileSync(join(dir, 'server.pem'), server.cert);
+  process.env.KC_MONITOR_TEST_TLS = dir;
+  return { dir, caPath: join(dir, 'ca.pem') };
+}
+
+/** The CA and server certificate of writeTrustedServerTls (the CA is trusted process-wide). */
 export function trustedServerTls(): Pem & { ca: string } {
   const dir = process.env.KC_MONITOR_TEST_TLS;
   if (!dir) throw new Error('KC_MONITOR_TEST_TLS is not set: run the tests through vitest (test/globalSetup.ts)');

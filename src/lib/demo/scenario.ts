@@ -3,7 +3,7 @@ import { type SimConnector, type SimTask } from './connectSimulator';
 const WORKERS = ['10.0.0.11:8083', '10.0.0.12:8083', '10.0.0.13:8083'];
 
 /** A password that exists only in the simulation; it must never show up in a row or on screen. */
-export const DEMO_DB_PASSWORD = 'demo-S3cr3t-pa55';
+export const DEMO_DB_PASSWORD = 'example-S3cr3t-pa55';
 
 const running = (id: number): SimTask => ({ id, state: 'RUNNING', workerId: WORKERS[id % WORKERS.length]! });
 
