@@ -72,7 +72,7 @@ resource connectorRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previ
 
 var rules = [
   {
-    key: 'heartbeat'
+    ruleId: 'heartbeat'
     displayName: 'Kafka Connect monitor heartbeat lost'
     description: 'No cluster row for 15 minutes: the monitor function is not running, cannot ship rows, or its settings are broken (see its log).'
     severity: 1
@@ -83,7 +83,7 @@ var rules = [
     dimensions: []
   }
   {
-    key: 'cluster-unreachable'
+    ruleId: 'cluster-unreachable'
     displayName: 'Kafka Connect cluster unreachable'
     description: 'The monitor could not read a Connect cluster (State and Detail say why: UNREACHABLE, DNS_FAILURE, TLS_ERROR, UNAUTHORIZED...).'
     severity: 1
@@ -94,7 +94,7 @@ var rules = [
     dimensions: ['Cluster']
   }
   {
-    key: 'healer-gave-up'
+    ruleId: 'healer-gave-up'
     displayName: 'Kafka Connect failure the healer will not restart'
     description: 'A connector or task failed in a way a restart cannot fix (non-transient pattern), or used up HEAL_MAX_ATTEMPTS: a human must act.'
     severity: 2
@@ -105,7 +105,7 @@ var rules = [
     dimensions: ['Cluster', 'ConnectorName']
   }
   {
-    key: 'unassigned'
+    ruleId: 'unassigned'
     displayName: 'Kafka Connect task UNASSIGNED too long'
     description: 'A connector or task has been UNASSIGNED for longer than HEAL_UNASSIGNED_MINUTES: no worker picked it up.'
     severity: 2
@@ -119,7 +119,7 @@ var rules = [
 
 resource monitorRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
   for r in rules: {
-    name: '${namePrefix}-${r.key}'
+    name: '${namePrefix}-${r.ruleId}'
     location: location
     tags: tags
     kind: 'LogAlert'
