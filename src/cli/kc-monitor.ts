@@ -131,7 +131,7 @@ async function status(io: CliIO, settings: Settings, allTasks: boolean): Promise
 async function once(io: CliIO, settings: Settings, out: string | undefined): Promise<number> {
   const config = loadConfig(settings, { requireIngestion: false, requireStorageToHeal: true });
   const file = !config.ingestion && out ? createWriteStream(resolve(io.cwd, out)) : undefined;
-  const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout, out ?? 'stdout');
+  const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout);
   // NDJSON never fails, and must not drain the function's spool into a file: no spool then.
   const monitor = createMonitor(config, { ...(sink && { sink, spool: null }) });
   try {
@@ -189,7 +189,6 @@ async function demo(io: CliIO): Promise<number> {
   const url = await simulator.start();
   const rows: object[] = [];
   const sink: RowSink = {
-    target: 'memory',
     ship: async (stream, batch) => {
       rows.push(...batch);
       return { stream, sent: batch.length, failed: 0, failures: [] };

@@ -44,10 +44,6 @@ export class Delivery {
     private readonly secrets: readonly string[] = [],
   ) {}
 
-  get target(): string {
-    return this.sink.target;
-  }
-
   /**
    * Sends what earlier ticks spooled, oldest first, with their original TimeGenerated. A stream whose batch
    * still cannot go is left for a later tick (its order kept); the other streams go on. `signal` bounds the

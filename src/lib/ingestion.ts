@@ -25,7 +25,6 @@ export interface ShipResult {
 
 /** Where rows go. A failure is data in the result, never a throw: the tick's other work goes on. */
 export interface RowSink {
-  readonly target: string;
   ship(stream: string, rows: readonly object[], signal?: AbortSignal): Promise<ShipResult>;
 }
 
@@ -39,7 +38,6 @@ const TOKEN_BACKOFF_MS = 60_000;
 
 export class LogsIngestionSink implements RowSink {
   private readonly client: LogsIngestionClient;
-  readonly target: string;
   private tokenFailure: { reason: string; until: number } | undefined;
 
   constructor(
@@ -50,7 +48,6 @@ export class LogsIngestionSink implements RowSink {
     retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number },
   ) {
     this.client = new LogsIngestionClient(config.endpoint, credential, { ...(retryOptions && { retryOptions }) });
-    this.target = `${new URL(config.endpoint).host} (${config.dcrImmutableId})`;
   }
 
   async ship(stream: string, rows: readonly object[], signal?: AbortSignal): Promise<ShipResult> {
@@ -145,10 +142,7 @@ function tokenFailure(cause: Error): Error {
 
 /** Rows as newline-delimited JSON, for `kc-monitor once` without an ingestion endpoint. */
 export class NdjsonSink implements RowSink {
-  constructor(
-    private readonly out: Writable,
-    readonly target: string,
-  ) {}
+  constructor(private readonly out: Writable) {}
 
   async ship(stream: string, rows: readonly object[]): Promise<ShipResult> {
     const text = rows.map((r) => `${JSON.stringify({ Stream: stream, ...r })}\n`).join('');

@@ -34,7 +34,6 @@ export interface Look {
 /** The monitor built from its configuration: one Connect client per cluster, kept for every tick of a worker. */
 export interface Monitor {
   readonly config: MonitorConfig;
-  readonly sink?: RowSink;
   /** Reads every cluster, heals per AUTO_HEAL, ships the rows. */
   tick(): Promise<TickResult>;
   /** Reads every cluster and previews the healing decisions; restarts, writes and ships nothing. */
@@ -61,7 +60,6 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   const rowMemory = new RowMemory(config.scheduleIntervalSeconds !== undefined ? config.scheduleIntervalSeconds * 1000 : undefined);
   return {
     config,
-    ...(sink && { sink }),
     tick: () => runTick({ clients, healer, now, rowMemory, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }) }),
     look: async () => {
       const at = now();

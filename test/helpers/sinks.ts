@@ -5,7 +5,6 @@ export function memorySink(): RowSink & { rows: Record<string, Array<Record<stri
   const rows: Record<string, Array<Record<string, unknown>>> = {};
   return {
     rows,
-    target: 'memory',
     ship: async (stream, batch) => {
       (rows[stream] ??= []).push(...(batch as Array<Record<string, unknown>>));
       return { stream, sent: batch.length, failed: 0, failures: [] };

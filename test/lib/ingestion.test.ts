@@ -99,7 +99,7 @@ describe('NdjsonSink', () => {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
-    const result = await new NdjsonSink(out, 'stdout').ship(STREAM, [{ a: 1 }, { b: 'two' }]);
+    const result = await new NdjsonSink(out).ship(STREAM, [{ a: 1 }, { b: 'two' }]);
     expect(result).toEqual({ stream: STREAM, sent: 2, failed: 0, failures: [] });
     expect(Buffer.concat(chunks).toString()).toBe(`{"Stream":"${STREAM}","a":1}\n{"Stream":"${STREAM}","b":"two"}\n`);
   });

@@ -23,7 +23,6 @@ function memorySink(): RowSink & { rows: StatusRow[] } {
     get rows() {
       return (sink.rows['Custom-KafkaConnectStatus'] ?? []) as unknown as StatusRow[];
     },
-    target: sink.target,
     ship: sink.ship,
   };
 }
