@@ -222,7 +222,7 @@ const CASES: Case[] = [
     setup: ({ ingestion }) => void ingestion.answer({ status: 429, headers: { 'retry-after': '1' }, body: { error: { code: 'TooManyRequests', message: 'slow down' } } }),
     check: (r) => {
       expect(r.delivery.spooled).toBe(0);
-      expect(r.shipped.every((s) => s.failed === 0)).toBe(true);
+      expect(r.delivery.shipped.every((s) => s.failed === 0)).toBe(true);
     },
     line: /, (\d+) of \1 rows shipped/,
   },
@@ -249,7 +249,7 @@ const CASES: Case[] = [
     healthy: 'deferred-backoff',
     check: (r) => {
       expect(r.healingRows.some((x) => x.Outcome === 'history-unavailable')).toBe(true);
-      expect(r.shipped.every((s) => s.failed === 0)).toBe(true);
+      expect(r.delivery.shipped.every((s) => s.failed === 0)).toBe(true);
     },
     line: /healing: .*deferred-backoff/,
   },

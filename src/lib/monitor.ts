@@ -1,7 +1,7 @@
 import type { MonitorConfig } from './config';
 import { ConnectClient, type ConnectTimeouts, DEFAULT_TIMEOUTS } from './connect/client';
 import { readCluster } from './connect/read';
-import { Delivery } from './delivery';
+import { DEFAULT_LIMITS, Delivery } from './delivery';
 import { Healer } from './heal/healer';
 import { type HistoryStore, TableHistoryStore } from './heal/history';
 import type { Decision } from './heal/policy';
@@ -47,7 +47,7 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
     options.sink ??
     (config.ingestion && new LogsIngestionSink(config.ingestion, createCredential(config.managedIdentityClientId), config.secrets, options.ingestionRetry));
   const spool = options.spool === null ? undefined : (options.spool ?? (config.storage && BlobSpool.fromConfig(config.storage)));
-  const delivery = sink && new Delivery(sink, spool, { maxAgeMs: 47 * 3_600_000, maxBytes: config.spoolMaxBytes }, config.secrets);
+  const delivery = sink && new Delivery(sink, spool, { ...DEFAULT_LIMITS, maxBytes: config.spoolMaxBytes }, config.secrets);
   const store = options.store ?? (config.storage && TableHistoryStore.fromConfig(config.storage));
   const healer = new Healer({
     mode: config.autoHeal,

@@ -108,9 +108,15 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: Ro
  * The memory behind a worker's RowPlan: the hour of its last detail tick, and a digest of each trace it
  * shipped (forgotten when the target stops failing, so a new failure ships its trace again).
  */
+/** A RowMemory's plan, carrying what `commit` remembers of it. */
+export interface MemoryPlan extends RowPlan {
+  readonly hour: number;
+  readonly seen: ReadonlyMap<string, string>;
+}
+
 export class RowMemory {
   private lastDetailHour: number | undefined;
-  private shipped = new Map<string, string>();
+  private shipped: ReadonlyMap<string, string> = new Map();
 
   /**
    * @param intervalMs The schedule's interval, when known: the detail tick is then the first tick of each clock
@@ -121,7 +127,7 @@ export class RowMemory {
   constructor(private readonly intervalMs?: number) {}
 
   /** The plan for a tick at `now`; nothing is remembered until `commit(plan)`, once its rows are safe. */
-  plan(now: Date): RowPlan & { readonly hour: number; readonly seen: Map<string, string> } {
+  plan(now: Date): MemoryPlan {
     const hour = Math.floor(now.getTime() / 3_600_000);
     const intoHour = now.getTime() % 3_600_000;
     const detail = this.intervalMs !== undefined ? intoHour < this.intervalMs : hour !== this.lastDetailHour;
@@ -139,11 +145,9 @@ export class RowMemory {
   }
 
   /** Remembers the plan's traces (only those of targets still failing) and its detail tick. */
-  commit(plan: RowPlan): void {
-    const p = plan as Partial<ReturnType<RowMemory['plan']>>;
-    if (!p.seen || p.hour === undefined) return;
-    if (plan.detail) this.lastDetailHour = p.hour;
-    this.shipped = p.seen;
+  commit(plan: MemoryPlan): void {
+    if (plan.detail) this.lastDetailHour = plan.hour;
+    this.shipped = plan.seen;
   }
 }
 

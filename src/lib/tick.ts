@@ -4,7 +4,6 @@ import type { ConnectClient } from './connect/client';
 import { type ClusterSnapshot, readCluster } from './connect/read';
 import { type Delivery, type DeliveryReport, combine } from './delivery';
 import type { ClusterHealing, Healer } from './heal/healer';
-import type { ShipResult } from './ingestion';
 import { FULL_ROWS, type HealingRow, type RowMemory, type StatusRow, type TickStamp, healingRows, monitorRows, statusRows } from './rows';
 import { HEALING_TABLE, STATUS_TABLE } from './schema';
 
@@ -32,9 +31,8 @@ export interface TickResult {
   readonly healingRows: readonly HealingRow[];
   /** The monitor's own rows: spooled, replayed or dropped rows, a deadline reached. */
   readonly monitorRows: readonly StatusRow[];
+  /** What was shipped (one result per stream and upload), replayed, spooled and dropped. */
   readonly delivery: DeliveryReport;
-  /** One result per stream shipped; empty when nothing was shipped. */
-  readonly shipped: readonly ShipResult[];
   readonly deadlineReached: boolean;
   readonly durationMs: number;
   readonly requests: number;
@@ -51,7 +49,8 @@ const NOTHING: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, dropped:
 
 /**
  * One monitor tick: read every cluster at once (one's failure never stops the others), heal what the
- * policy says is due, turn what was seen and done into rows sharing one TimeGenerated and correlation id,
+ * policy says is due, turn what was seen and done into rows sharing one TimeGenerated (the cluster, monitor
+ * and healing rows also carry the tick's correlation id),
  * replay what earlier ticks could not ship, and ship. An AbortSignal carries the budget through every call:
  * Connect work stops early enough to leave time to ship or spool, and what was not done is recorded.
  */
@@ -79,10 +78,11 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     return deps.healer ? deps.healer.heal(client, snapshot, started, connectDeadline) : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
   });
   const snapshots = await Promise.all(reads);
-  const plan = deps.rowMemory?.plan(started) ?? FULL_ROWS;
+  const memoryPlan = deps.rowMemory?.plan(started);
+  const plan = memoryPlan ?? FULL_ROWS;
   const delivery = deps.delivery;
   const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan));
-  if (!delivery) deps.rowMemory?.commit(plan);
+  if (!delivery && memoryPlan) deps.rowMemory?.commit(memoryPlan);
 
   // What earlier ticks could not ship goes first, oldest first, but with a quarter of the budget at most:
   // after a long outage, the catch-up must not starve the rows that say how things are now.
@@ -93,7 +93,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const healed = healings.flatMap((h) => healingRows(stamp, h));
   const status = await shippingStatus;
   // The plan's memory (traces sent, the hourly detail) holds only if the rows went out or were kept.
-  if (status.dropped.length === 0) deps.rowMemory?.commit(plan);
+  if (status.dropped.length === 0 && memoryPlan) deps.rowMemory?.commit(memoryPlan);
   const main = combine(status, delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipDeadline, spoolDeadline) : NOTHING);
   const deadlineReached = connectDeadline.aborted || shipDeadline.aborted;
   const notDone = deadlineReached ? describeNotDone(snapshots, healings, budgetMs) : undefined;
@@ -109,7 +109,6 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     healingRows: healed,
     monitorRows: own,
     delivery: report,
-    shipped: report.shipped,
     deadlineReached,
     durationMs: performance.now() - startedMs,
     requests: deps.clients.reduce((n, c) => n + c.requests, 0) - requestsBefore,
@@ -129,11 +128,14 @@ function describeNotDone(snapshots: readonly ClusterSnapshot[], healings: readon
 
 /** Non-zero exit codes of `kc-monitor once`, and what the function logs as a warning. */
 export function tickProblems(result: TickResult): { unreadable: string[]; notShipped: string[] } {
+  const { shipped, dropped } = result.delivery;
+  // Retryable failures were spooled, unless a drop of that stream says the spool could not take them.
+  const unkept = new Set(dropped.filter((d) => d.reason.startsWith('not shipped')).map((d) => d.stream));
   return {
     unreadable: result.snapshots.flatMap((s) => (s.error ? [s.error.message] : [])),
     notShipped: [
-      ...result.shipped.flatMap((s) => s.failures.map((f) => `${f.rows} rows for ${s.stream} not shipped${f.retryable && result.delivery.spooled > 0 ? ' (spooled for the next tick)' : ''}: ${f.reason}`)),
-      ...result.delivery.dropped.map((d) => `${d.rows} rows for ${d.stream} dropped: ${d.reason}`),
+      ...shipped.flatMap((s) => s.failures.map((f) => `${f.rows} rows for ${s.stream} not shipped${f.retryable && !unkept.has(s.stream) ? ' (spooled for the next tick)' : ''}: ${f.reason}`)),
+      ...dropped.map((d) => `${d.rows} rows for ${d.stream} dropped: ${d.reason}`),
       ...result.delivery.problems,
     ],
   };
@@ -149,8 +151,8 @@ export function summarizeTick(result: TickResult): string {
   const total = result.rows.length + result.healingRows.length + result.monitorRows.length + result.delivery.replayed;
   const { replayed, spooled } = result.delivery;
   const shipped =
-    result.shipped.length > 0
-      ? `${result.shipped.reduce((n, s) => n + s.sent, 0)} of ${total} rows shipped${replayed > 0 ? ` (${replayed} replayed)` : ''}${spooled > 0 ? `, ${spooled} spooled` : ''}`
+    result.delivery.shipped.length > 0
+      ? `${result.delivery.shipped.reduce((n, s) => n + s.sent, 0)} of ${total} rows shipped${replayed > 0 ? ` (${replayed} replayed)` : ''}${spooled > 0 ? `, ${spooled} spooled` : ''}`
       : `${total} rows (not shipped)`;
   const outcomes = result.healings.flatMap((h) => h.outcomes.map((o) => o.outcome));
   return [

@@ -56,7 +56,7 @@ describe('a tick within its budget when a dependency hangs', () => {
     await client.close();
 
     expect(elapsed).toBeLessThan(BUDGET_MS + 3_000);
-    expect(result.shipped.find((s) => s.stream === 'Custom-KafkaConnectStatus')?.sent).toBe(result.rows.length);
+    expect(result.delivery.shipped.find((s) => s.stream === 'Custom-KafkaConnectStatus')?.sent).toBe(result.rows.length);
     expect(result.healingRows.some((r) => r.Outcome === 'history-unavailable')).toBe(true);
     expect(result.delivery.problems.join(' ')).toMatch(/^spool not fully replayed: /);
   });
@@ -77,6 +77,6 @@ describe('a tick within its budget when a dependency hangs', () => {
     expect(elapsed).toBeLessThan(BUDGET_MS + 3_000);
     expect(result.delivery.spooled).toBe(result.rows.length + result.monitorRows.length);
     expect(kept).toHaveLength(result.delivery.spooled);
-    expect(result.shipped[0]?.failures[0]?.reason).toMatch(/no token within 20 s or the tick deadline|ManagedIdentityCredential/);
+    expect(result.delivery.shipped[0]?.failures[0]?.reason).toMatch(/no token within 20 s or the tick deadline|ManagedIdentityCredential/);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Settings, loadConfig } from '../../src/lib/config';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../../src/lib/demo/scenario';
-import { Delivery } from '../../src/lib/delivery';
+import { DEFAULT_LIMITS, Delivery } from '../../src/lib/delivery';
 import { LogsIngestionSink, createCredential } from '../../src/lib/ingestion';
 import { createMonitor } from '../../src/lib/monitor';
 import { HEALING_TABLE, STATUS_TABLE } from '../../src/lib/schema';
@@ -151,7 +151,7 @@ describe('no rows lost in an ingestion outage', () => {
     await new Delivery(sink, spool).deliver([{ stream: HEALING_TABLE.stream, rows: batch(0) }]);
     const [first] = await spool.list();
     // Room for one batch, not two.
-    const delivery = new Delivery(sink, spool, { maxAgeMs: 47 * 3_600_000, maxBytes: Math.floor(first!.bytes * 1.5) });
+    const delivery = new Delivery(sink, spool, { ...DEFAULT_LIMITS, maxBytes: Math.floor(first!.bytes * 1.5) });
     const second = await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: batch(5) }]);
     expect(second.spooled).toBe(30);
     expect(second.dropped).toEqual([{ stream: HEALING_TABLE.stream, rows: 30, reason: 'spool over its 0 MB cap: the oldest rows go first' }]);

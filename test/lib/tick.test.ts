@@ -7,7 +7,9 @@ import type { RowSink } from '../../src/lib/ingestion';
 import { createMonitor } from '../../src/lib/monitor';
 import type { StatusRow } from '../../src/lib/rows';
 import { HEALING_TABLE } from '../../src/lib/schema';
-import { summarizeTick, tickProblems } from '../../src/lib/tick';
+import { runTick, summarizeTick, tickProblems } from '../../src/lib/tick';
+import { ConnectClient } from '../../src/lib/connect/client';
+import { Delivery } from '../../src/lib/delivery';
 import { expectRowsFitSchema } from '../helpers/schema';
 import { memorySink as streamSink } from '../helpers/sinks';
 
@@ -114,4 +116,19 @@ describe('runTick', () => {
     expectRowsFitSchema(healing, HEALING_TABLE.columns);
     expect(summarizeTick(result)).toContain('healing: 500 restarted');
   });
+
+  it('says rows were spooled only when they were: without a spool the line says dropped', async () => {
+    const sim = new ConnectSimulator({ version: '3.7.0' }).add(...generatedConnectors(2, 1));
+    const client = new ConnectClient({ name: 'nospool', url: await cluster(sim) });
+    stoppers.push(() => client.close());
+    const failing: RowSink = {
+      ship: async (stream, batch) => ({ stream, sent: 0, failed: batch.length, failures: [{ rows: batch.length, logs: batch, retryable: true, reason: 'HTTP 503: down' }] }),
+    };
+    const result = await runTick({ clients: [client], delivery: new Delivery(failing, undefined) });
+    const lines = tickProblems(result).notShipped;
+    expect(lines).toContain('5 rows for Custom-KafkaConnectStatus not shipped: HTTP 503: down');
+    expect(lines).toContain('5 rows for Custom-KafkaConnectStatus dropped: not shipped and no spool configured (AzureWebJobsStorage)');
+    expect(lines.join('\n')).not.toContain('spooled for the next tick');
+  });
 });
+

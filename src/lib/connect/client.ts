@@ -144,7 +144,7 @@ function statusFailure(status: number): ConnectFailure {
 }
 
 /** Connect answers {"error_code","message"}; its auth filter plain text; proxies HTML. Never assume JSON. */
-export function bodyDetail(text: string, contentType: string): string {
+function bodyDetail(text: string, contentType: string): string {
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {
     try {

@@ -106,7 +106,7 @@ describe.each([
     const r5 = await run(settings, 8);
     expect(brief(r5.healing)).toEqual(['broken-source#0 restarted 3', 'misconfigured skipped-non-transient 0']);
     expect(posts()).toHaveLength(4);
-    expect(r5.result.shipped.map((s) => [s.stream, s.failed])).toEqual([
+    expect(r5.result.delivery.shipped.map((s) => [s.stream, s.failed])).toEqual([
       [STATUS_TABLE.stream, 0],
       [HEALING_TABLE.stream, 0],
     ]);
