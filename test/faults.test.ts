@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Settings, loadConfig } from '../src/lib/config';
 import { ConnectSimulator, type SimConnector, type SimulatorOptions } from '../src/lib/demo/connectSimulator';
 import { createMonitor } from '../src/lib/monitor';
-import { BlobSpool } from '../src/lib/spool';
+import { BlobSpool } from '../src/lib/logs/spool';
 import { type TickResult, summarizeTick, tickProblems } from '../src/lib/tick';
 import { freePort, testStorage } from './fakes/azurite';
 import { IngestionFake, ManagedIdentityFake } from './fakes/ingestion';

@@ -3,8 +3,8 @@ import { describe, expect } from 'vitest';
 import { parseConnector, parseExpanded } from '../src/lib/connect/status';
 import type { ClusterHealing, HealOutcome } from '../src/lib/heal/healer';
 import { REDACTED, redact, truncateTrace, utf8Length } from '../src/lib/redact';
-import { healingRows, statusRows } from '../src/lib/rows';
-import { HEALING_TABLE, MAX_VALUE_BYTES, STATUS_TABLE, type TableSchema } from '../src/lib/schema';
+import { healingRows, statusRows } from '../src/lib/logs/rows';
+import { HEALING_TABLE, MAX_VALUE_BYTES, STATUS_TABLE, type TableSchema } from '../src/lib/logs/schema';
 
 /**
  * Property tests: 10,000 generated inputs per property. The parser meets whatever a proxy or a future

@@ -7,12 +7,12 @@ import { ConnectSimulator } from '../lib/demo/connectSimulator';
 import { DEMO_DB_PASSWORD, demoConnectors } from '../lib/demo/scenario';
 import { ConfigError, MonitorError, ensureError, oneLine } from '../lib/errors';
 import { MemoryHistoryStore } from '../lib/heal/history';
-import { NdjsonSink, type RowSink } from '../lib/ingestion';
+import { NdjsonSink, type RowSink } from '../lib/logs/ingestion';
 import { createMonitor } from '../lib/monitor';
 import { redact } from '../lib/redact';
 import { renderHealing, renderStatus } from '../lib/render';
-import type { StatusRow } from '../lib/rows';
-import { HEALING_TABLE, STATUS_TABLE } from '../lib/schema';
+import type { StatusRow } from '../lib/logs/rows';
+import { HEALING_TABLE, STATUS_TABLE } from '../lib/logs/schema';
 import { type TickResult, summarizeTick, tickProblems } from '../lib/tick';
 
 /** Exit codes, documented in the README. When several apply, the highest wins. */

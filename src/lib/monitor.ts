@@ -1,13 +1,14 @@
 import type { MonitorConfig } from './config';
 import { ConnectClient, type ConnectTimeouts, DEFAULT_TIMEOUTS } from './connect/client';
 import { readCluster } from './connect/read';
-import { DEFAULT_LIMITS, Delivery } from './delivery';
+import { DEFAULT_LIMITS, Delivery } from './logs/delivery';
 import { Healer } from './heal/healer';
 import { type HistoryStore, TableHistoryStore } from './heal/history';
 import type { Decision } from './heal/policy';
-import { LogsIngestionSink, type RowSink, createCredential } from './ingestion';
-import { RowMemory } from './rows';
-import { BlobSpool, type Spool } from './spool';
+import { createCredential } from './credential';
+import { LogsIngestionSink, type RowSink } from './logs/ingestion';
+import { RowMemory } from './logs/rows';
+import { BlobSpool, type Spool } from './logs/spool';
 import { DEFAULT_MAX_TRACE_BYTES, type TickResult, runTick } from './tick';
 
 export interface MonitorOptions {

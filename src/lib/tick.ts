@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { ConnectClient } from './connect/client';
 import { type ClusterSnapshot, readCluster } from './connect/read';
-import { type Delivery, type DeliveryReport, combine } from './delivery';
+import { type Delivery, type DeliveryReport, combine } from './logs/delivery';
 import type { ClusterHealing, Healer } from './heal/healer';
-import { FULL_ROWS, type HealingRow, type RowMemory, type StatusRow, type TickStamp, healingRows, monitorRows, statusRows } from './rows';
-import { HEALING_TABLE, STATUS_TABLE } from './schema';
+import { FULL_ROWS, type HealingRow, type RowMemory, type StatusRow, type TickStamp, healingRows, monitorRows, statusRows } from './logs/rows';
+import { HEALING_TABLE, STATUS_TABLE } from './logs/schema';
 
 export interface TickDeps {
   readonly clients: readonly ConnectClient[];

@@ -7,7 +7,7 @@ import { EXIT, main } from '../../src/cli/kc-monitor';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { DEMO_DB_PASSWORD, demoConnectors } from '../../src/lib/demo/scenario';
 import type { Settings } from '../../src/lib/config';
-import { HEALING_TABLE, STATUS_TABLE } from '../../src/lib/schema';
+import { HEALING_TABLE, STATUS_TABLE } from '../../src/lib/logs/schema';
 import { testStorage } from '../fakes/azurite';
 import { IngestionFake, ManagedIdentityFake } from '../fakes/ingestion';
 import { expectRowsFitSchema } from '../helpers/schema';

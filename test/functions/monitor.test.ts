@@ -2,7 +2,7 @@ import { InvocationContext, type Timer, app } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../../src/lib/demo/scenario';
-import type { StatusRow } from '../../src/lib/rows';
+import type { StatusRow } from '../../src/lib/logs/rows';
 import { testStorage } from '../fakes/azurite';
 import { IngestionFake, ManagedIdentityFake } from '../fakes/ingestion';
 import { expectRowsFitSchema } from '../helpers/schema';

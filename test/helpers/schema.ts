@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { utf8Length } from '../../src/lib/redact';
-import { MAX_VALUE_BYTES, STATUS_TABLE } from '../../src/lib/schema';
+import { MAX_VALUE_BYTES, STATUS_TABLE } from '../../src/lib/logs/schema';
 
 /** A row fits the table when every key is a column and every value has the column's type. */
 export function expectRowsFitSchema(rows: readonly object[], columns = STATUS_TABLE.columns): void {

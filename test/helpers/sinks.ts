@@ -1,4 +1,4 @@
-import type { RowSink } from '../../src/lib/ingestion';
+import type { RowSink } from '../../src/lib/logs/ingestion';
 
 /** Keeps what a tick ships, per stream: the tick's output as the Logs Ingestion API would receive it. */
 export function memorySink(): RowSink & { rows: Record<string, Array<Record<string, unknown>>> } {

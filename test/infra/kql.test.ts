@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TABLES } from '../../src/lib/schema';
+import { TABLES } from '../../src/lib/logs/schema';
 import { INFRA } from './bicep';
 import { errors, workspace } from './kql';
 

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { TableSchema } from '../../src/lib/schema';
+import type { TableSchema } from '../../src/lib/logs/schema';
 
 interface Diagnostic {
   readonly severity: string;

@@ -3,7 +3,7 @@ import { ConnectClient } from '../../src/lib/connect/client';
 import { readCluster } from '../../src/lib/connect/read';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../../src/lib/demo/scenario';
-import { Delivery } from '../../src/lib/delivery';
+import { Delivery } from '../../src/lib/logs/delivery';
 import { Healer } from '../../src/lib/heal/healer';
 import { MemoryHistoryStore } from '../../src/lib/heal/history';
 import { loadConfig } from '../../src/lib/config';

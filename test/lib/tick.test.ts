@@ -3,13 +3,13 @@ import { loadConfig } from '../../src/lib/config';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../../src/lib/demo/scenario';
 import { MemoryHistoryStore } from '../../src/lib/heal/history';
-import type { RowSink } from '../../src/lib/ingestion';
+import type { RowSink } from '../../src/lib/logs/ingestion';
 import { createMonitor } from '../../src/lib/monitor';
-import type { StatusRow } from '../../src/lib/rows';
-import { HEALING_TABLE } from '../../src/lib/schema';
+import type { StatusRow } from '../../src/lib/logs/rows';
+import { HEALING_TABLE } from '../../src/lib/logs/schema';
 import { runTick, summarizeTick, tickProblems } from '../../src/lib/tick';
 import { ConnectClient } from '../../src/lib/connect/client';
-import { Delivery } from '../../src/lib/delivery';
+import { Delivery } from '../../src/lib/logs/delivery';
 import { expectRowsFitSchema } from '../helpers/schema';
 import { memorySink as streamSink } from '../helpers/sinks';
 

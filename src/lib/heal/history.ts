@@ -1,7 +1,7 @@
 import { RestError, TableClient, type TableEntity, odata } from '@azure/data-tables';
 import type { StorageConfig } from '../config';
 import { mapLimit } from '../concurrency';
-import { createCredential } from '../ingestion';
+import { createCredential } from '../credential';
 import type { TargetHistory, TargetKey } from './policy';
 
 /** Where the restart history lives between ticks, one partition per cluster. */

@@ -4,7 +4,7 @@ import { type Settings, loadConfig } from '../../../src/lib/config';
 import { ConnectSimulator, type SimConnector } from '../../../src/lib/demo/connectSimulator';
 import { type HistoryStore, TableHistoryStore } from '../../../src/lib/heal/history';
 import { createMonitor } from '../../../src/lib/monitor';
-import { HEALING_TABLE, STATUS_TABLE } from '../../../src/lib/schema';
+import { HEALING_TABLE, STATUS_TABLE } from '../../../src/lib/logs/schema';
 import { testStorage } from '../../fakes/azurite';
 import { expectRowsFitSchema } from '../../helpers/schema';
 import { memorySink } from '../../helpers/sinks';

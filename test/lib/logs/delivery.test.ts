@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Settings, loadConfig } from '../../src/lib/config';
-import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
-import { generatedConnectors } from '../../src/lib/demo/scenario';
-import { DEFAULT_LIMITS, Delivery } from '../../src/lib/delivery';
-import { LogsIngestionSink, createCredential } from '../../src/lib/ingestion';
-import { createMonitor } from '../../src/lib/monitor';
-import { HEALING_TABLE, STATUS_TABLE } from '../../src/lib/schema';
-import { BlobSpool } from '../../src/lib/spool';
-import { testStorage } from '../fakes/azurite';
-import { IngestionFake, ManagedIdentityFake } from '../fakes/ingestion';
+import { type Settings, loadConfig } from '../../../src/lib/config';
+import { ConnectSimulator } from '../../../src/lib/demo/connectSimulator';
+import { generatedConnectors } from '../../../src/lib/demo/scenario';
+import { DEFAULT_LIMITS, Delivery } from '../../../src/lib/logs/delivery';
+import { createCredential } from '../../../src/lib/credential';
+import { LogsIngestionSink } from '../../../src/lib/logs/ingestion';
+import { createMonitor } from '../../../src/lib/monitor';
+import { HEALING_TABLE, STATUS_TABLE } from '../../../src/lib/logs/schema';
+import { BlobSpool } from '../../../src/lib/logs/spool';
+import { testStorage } from '../../fakes/azurite';
+import { IngestionFake, ManagedIdentityFake } from '../../fakes/ingestion';
 
 const DCR = 'dcr-00112233445566778899aabbccddeeff';
 const T0 = Date.parse('2026-11-22T08:00:00.000Z');

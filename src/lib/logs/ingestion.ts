@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { LogsIngestionClient, isAggregateLogsUploadError } from '@azure/monitor-ingestion';
-import type { IngestionConfig } from './config';
-import { ensureError, oneLine } from './errors';
-import { redact } from './redact';
+import type { IngestionConfig } from '../config';
+import { ensureError, oneLine } from '../errors';
+import { redact } from '../redact';
 
 /** One chunk the Logs Ingestion API refused: what it said, and the rows it held. */
 export interface ShipFailure {
@@ -92,11 +92,6 @@ export class LogsIngestionSink implements RowSink {
       return reason;
     }
   }
-}
-
-/** A managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one), a developer login locally. */
-export function createCredential(managedIdentityClientId?: string): TokenCredential {
-  return new DefaultAzureCredential(managedIdentityClientId ? { managedIdentityClientId } : {});
 }
 
 const STATUS_HINTS: Record<number, string> = {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectError } from '../../src/lib/errors';
-import { type HealingRow, RowMemory, type StatusRow, fitValues, statusRows } from '../../src/lib/rows';
-import { HEALING_TABLE, MAX_VALUE_BYTES, STATUS_TABLE, TABLES } from '../../src/lib/schema';
-import { utf8Length } from '../../src/lib/redact';
-import { expectRowsFitSchema } from '../helpers/schema';
+import { ConnectError } from '../../../src/lib/errors';
+import { type HealingRow, RowMemory, type StatusRow, fitValues, statusRows } from '../../../src/lib/logs/rows';
+import { HEALING_TABLE, MAX_VALUE_BYTES, STATUS_TABLE, TABLES } from '../../../src/lib/logs/schema';
+import { utf8Length } from '../../../src/lib/redact';
+import { expectRowsFitSchema } from '../../helpers/schema';
 
 const stamp = { timeGenerated: '2026-11-22T08:00:00.000Z', correlationId: 'tick-1' };
 

@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LogsIngestionSink, NdjsonSink, createCredential } from '../../src/lib/ingestion';
-import { IngestionFake, ManagedIdentityFake } from '../fakes/ingestion';
+import { createCredential } from '../../../src/lib/credential';
+import { LogsIngestionSink, NdjsonSink } from '../../../src/lib/logs/ingestion';
+import { IngestionFake, ManagedIdentityFake } from '../../fakes/ingestion';
 
 const DCR = 'dcr-00112233445566778899aabbccddeeff';
 const STREAM = 'Custom-KafkaConnectStatus';

@@ -1,6 +1,6 @@
-import { ensureError, oneLine } from './errors';
+import { ensureError, oneLine } from '../errors';
 import type { RowSink, ShipResult } from './ingestion';
-import { redact } from './redact';
+import { redact } from '../redact';
 import type { Spool } from './spool';
 
 /** Rows given up on, and why: each becomes a `monitor` row so the loss itself is on record. */

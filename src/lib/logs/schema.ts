@@ -1,4 +1,4 @@
-import tables from '../../infra/tables.json';
+import tables from '../../../infra/tables.json';
 
 /** KQL / DCR stream column types used by the schema. */
 export type ColumnType = 'datetime' | 'string' | 'int' | 'long' | 'real' | 'boolean' | 'dynamic';

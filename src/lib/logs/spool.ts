@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
-import type { StorageConfig } from './config';
-import { createCredential } from './ingestion';
+import type { StorageConfig } from '../config';
+import { createCredential } from '../credential';
 
 /** A batch of rows kept for a later tick. */
 export interface SpoolEntry {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { ClusterSnapshot } from './connect/read';
+import type { ClusterSnapshot } from '../connect/read';
 import type { DeliveryReport } from './delivery';
-import type { ClusterHealing } from './heal/healer';
-import { countTasks } from './connect/status';
+import type { ClusterHealing } from '../heal/healer';
+import { countTasks } from '../connect/status';
 import { MAX_VALUE_BYTES } from './schema';
-import { headBytes, utf8Length } from './redact';
+import { headBytes, utf8Length } from '../redact';
 
 /** A row of KafkaConnect_CL (columns in infra/tables.json). Empty values are left out: they cost nothing. */
 export interface StatusRow {
