@@ -5,11 +5,11 @@ import { parseArgs } from 'node:util';
 import { type Settings, loadConfig } from '../lib/config';
 import { ConnectSimulator } from '../lib/demo/connectSimulator';
 import { DEMO_DB_PASSWORD, demoConnectors } from '../lib/demo/scenario';
-import { ConfigError, MonitorError, ensureError, oneLine } from '../lib/errors';
+import { ConfigError, MonitorError, ensureError } from '../lib/errors';
 import { MemoryHistoryStore } from '../lib/heal/history';
 import { NdjsonSink, type RowSink } from '../lib/logs/ingestion';
 import { createMonitor } from '../lib/monitor';
-import { redact } from '../lib/redact';
+import { clip, redact } from '../lib/redact';
 import { renderHealing, renderStatus } from '../lib/render';
 import type { StatusRow } from '../lib/logs/rows';
 import { HEALING_TABLE, STATUS_TABLE } from '../lib/logs/schema';
@@ -65,7 +65,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       },
     });
   } catch (err) {
-    say(`kc-monitor: ${oneLine(ensureError(err).message)}\n\n${USAGE}`);
+    say(`kc-monitor: ${clip(ensureError(err).message, 300)}\n\n${USAGE}`);
     return EXIT.CONFIG;
   }
   const { values, positionals } = parsed;
@@ -94,7 +94,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       say(`kc-monitor: ${e.message}`);
       return EXIT.CONFIG;
     }
-    say(`kc-monitor: ${e instanceof MonitorError ? e.message : `internal error: ${oneLine(e.message)}`}`);
+    say(`kc-monitor: ${e instanceof MonitorError ? e.message : `internal error: ${clip(e.message, 300)}`}`);
     return EXIT.INTERNAL;
   }
 }
@@ -268,7 +268,7 @@ export function run(): void {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`kc-monitor: internal error: ${oneLine(ensureError(err).message)}\n`);
+      process.stderr.write(`kc-monitor: internal error: ${clip(ensureError(err).message, 300)}\n`);
       process.exitCode = EXIT.INTERNAL;
     },
   );

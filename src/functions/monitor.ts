@@ -1,6 +1,7 @@
 import { type InvocationContext, type Timer, app } from '@azure/functions';
 import { type Settings, loadConfig } from '../lib/config';
-import { MonitorError, ensureError, oneLine } from '../lib/errors';
+import { MonitorError, ensureError } from '../lib/errors';
+import { clip } from '../lib/redact';
 import type { Monitor } from '../lib/monitor';
 
 /**
@@ -29,7 +30,7 @@ export function createTimerHandler(settings: () => Settings) {
     } catch (err) {
       // A bad setting is not transient: fail the invocation with the one-line message, no stack trace.
       const e = ensureError(err);
-      const line = e instanceof MonitorError ? e.message : `tick failed: ${oneLine(e.message)}`;
+      const line = e instanceof MonitorError ? e.message : `tick failed: ${clip(e.message, 300)}`;
       context.error(line);
       const failure = new Error(line);
       failure.stack = line;

@@ -62,7 +62,8 @@ export interface LoadOptions {
 
 /**
  * Failures a restart cannot fix, shipped as defaults (`$defaults` in HEAL_NON_TRANSIENT_PATTERNS keeps them
- * when adding your own). Each is a JavaScript regular expression matched against the redacted trace.
+ * when adding your own). Each is a JavaScript regular expression matched against the trace as Connect
+ * reported it: redaction is for what is shipped, and must never change what a pattern sees.
  */
 export const DEFAULT_NON_TRANSIENT_PATTERNS: readonly string[] = [
   // Invalid connector configuration: fix the config, which restarts the connector anyway.

@@ -3,46 +3,90 @@
  * connector config. Everything the monitor ships or prints goes through here first.
  */
 
+import { oneLine } from './errors';
+
 export const REDACTED = '***';
 
-/** Config keys whose values are secrets: their values are redacted wherever they show up in traces. */
-export const SECRET_KEY = /(password|passwd|pwd|secret|token|credential|auth|jaas|sasl|(?:^|[._-])key$|api[._-]?key|private[._-]?key|access[._-]?key)/i;
+/**
+ * Config keys whose values are secrets: their values are scrubbed verbatim from that connector's traces.
+ * Deliberately narrow: `sasl.mechanism=PLAIN` or `sasl.kerberos.service.name=kafka` are not secrets, and
+ * scrubbing "kafka" from a trace would break `org.apache.kafka…` and every pattern that matches it.
+ */
+export const SECRET_KEY = /(password|passwd|pwd|secret|token|credential|jaas\.config|user\.info|(?:^|[._-])key$|api[._-]?key|private[._-]?key|access[._-]?key|sas[._-]?(?:token|key))/i;
 
+// Every quantifier below is bounded, so each rule is linear in the text (a 64 KB `a1.a1.…` trace once took
+// seconds per rule, synchronously, where no deadline can interrupt it).
 const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   // PEM private keys pasted into messages.
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
+  [/-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]{0,40}PRIVATE KEY-----|$)/g, REDACTED],
   // user:password@ in any URL (jdbc:postgresql://u:p@host, https://u:p@host); up to the last @, since
   // passwords contain @ too.
-  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s/]*@/gi, `$1:${REDACTED}@`],
+  [/(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s:/@]{0,256}):[^\s/]{0,256}@/gi, `$1:${REDACTED}@`],
   // Oracle thin URLs carry user/password@host.
-  [/(\bjdbc:oracle:[a-z]+:[^\s/:@]+)\/[^\s@]+@/gi, `$1/${REDACTED}@`],
+  [/(\bjdbc:oracle:[a-z]{1,20}:[^\s/:@]{1,256})\/[^\s@]{1,256}@/gi, `$1/${REDACTED}@`],
   // Authorization headers and bearer tokens, whatever the scheme.
-  [/\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(basic|bearer|digest|negotiate)\s+)?[^\s"',;]+/gi, `$1$2 ${REDACTED}`],
-  [/\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`],
+  [/\b((?:proxy-)?authorization["']?[ \t]{0,8}[:=][ \t]{0,8}["']?)(?:(basic|bearer|digest|negotiate)[ \t]{1,8})?[^\s"',;]+/gi, `$1$2 ${REDACTED}`],
+  [/\b(bearer)[ \t]{1,8}[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`],
   // key=value and "key": "value" pairs whose key names a secret (password=, api_key:, sasl.jaas.config=,
   // token=, AccountKey= and sig= of storage connection strings and SAS URLs...).
   [
-    /\b([\w.-]*(?:password|passwd|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|jaas\.config|accountkey|sharedaccesskey)|(?:[\w-]+[._])?credentials?|key|sig)(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&)}\]]+)/gi,
+    /\b([\w.-]{0,64}(?:password|passwd|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|jaas\.config|accountkey|sharedaccesskey)|(?:[\w-]{1,64}[._])?credentials?|key|sig)(["']?[ \t]{0,8}[=:][ \t]{0,8})("[^"]{0,4096}"|'[^']{0,4096}'|[^\s"',;&)}\]]+)/gi,
     `$1$2${REDACTED}`,
   ],
 ];
 
-/** Replaces credentials in free text: known secret values first, then every pattern above. */
+/**
+ * Replaces credentials in free text: known secret values first, then every pattern above. Linear in the
+ * text; callers cut long text to its budget first (`clip`, `truncateTrace`) and never cut after a secret
+ * could have been split by the cut.
+ */
 export function redact(text: string, knownSecrets: readonly string[] = []): string {
   let out = text;
   // Longest first, so a secret that contains another is replaced whole.
-  for (const secret of [...knownSecrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length)) {
+  for (const secret of [...knownSecrets].filter(isDistinctive).sort((a, b) => b.length - a.length)) {
     out = out.split(secret).join(REDACTED);
   }
   for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
   return out;
 }
 
-/** The secret-looking values of a connector's config, so they can be scrubbed from its traces verbatim. */
+/**
+ * Text from outside (an error body, an SDK message, a trace line) made safe to show in one bounded line:
+ * cut to a generous budget at a word boundary (so no secret is split and half left unrecognised), redacted,
+ * then cut to `max` characters. Redact-then-cut: a `user:pass@` across the final cut is already gone.
+ */
+export function clip(text: string, max: number, knownSecrets: readonly string[] = []): string {
+  return oneLine(redact(headAtBoundary(text, max * 4 + 256), knownSecrets), max);
+}
+
+/** At most `maxChars` of `text`; when cut, the last partial word goes too (it could be half a secret). */
+function headAtBoundary(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  const head = text.slice(0, maxChars);
+  const boundary = Math.max(head.lastIndexOf(' '), head.lastIndexOf('\n'), head.lastIndexOf('\t'));
+  return `${boundary > 0 ? head.slice(0, boundary) : ''} …`;
+}
+
+/**
+ * Values of secret-looking keys that are worth scrubbing verbatim from traces. Short values, words, numbers
+ * and Java names are left out: "kafka", "PLAIN" or "org.apache.kafka.common.security.plain.PlainLoginModule"
+ * are in every trace, and replacing them would destroy the trace, not protect anything (the patterns above
+ * still catch `password=…` wherever it appears).
+ */
 export function secretValues(config: Readonly<Record<string, unknown>>): string[] {
   return Object.entries(config)
-    .filter(([key, v]) => typeof v === 'string' && SECRET_KEY.test(key) && !v.startsWith('${'))
+    .filter(([key, v]) => typeof v === 'string' && SECRET_KEY.test(key) && !v.startsWith('${') && isDistinctive(v))
     .map(([, v]) => v as string);
+}
+
+/** Long enough and irregular enough that finding it in a trace means it is the secret, not a word. */
+function isDistinctive(value: string): boolean {
+  if (value.length < 6) return false;
+  if (/^[A-Za-z]+$/.test(value) && value.length < 16) return false; // a word: kafka, GSSAPI, password
+  if (/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(value)) return false; // an enum: USER_INFO, SASL_SSL
+  if (/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+$/.test(value)) return false; // a Java package or class name
+  if (/^(true|false|none|null|[-+]?\d+(\.\d+)?)$/i.test(value)) return false;
+  return true;
 }
 
 export function utf8Length(text: string): number {
@@ -59,6 +103,24 @@ export function headBytes(text: string, maxBytes: number): string {
 }
 
 /**
+ * A trace as shipped: cut to `maxBytes` first (so redaction stays cheap on a 1 MB trace), every cut at a
+ * word boundary (so no secret is split and left half-recognised), then redacted.
+ */
+export function safeTrace(trace: string, maxBytes: number, knownSecrets: readonly string[] = []): string {
+  const redacted = redact(truncateTrace(trace, maxBytes), knownSecrets);
+  // `***` can be longer than what it replaced; what is cut now is already clean.
+  return utf8Length(redacted) <= maxBytes ? redacted : headBytes(redacted, maxBytes);
+}
+
+/** Like headBytes, but a cut drops the last partial word too: it could be the first half of a secret. */
+function headWords(text: string, maxBytes: number): string {
+  const head = headBytes(text, maxBytes);
+  if (head.length === text.length || /\s$/.test(head) || /^\s/.test(text.slice(head.length))) return head;
+  const boundary = Math.max(head.lastIndexOf(' '), head.lastIndexOf('\n'), head.lastIndexOf('\t'));
+  return boundary > 0 ? head.slice(0, boundary + 1) : '';
+}
+
+/**
  * Cuts a Java stack trace to `maxBytes`, keeping what an on-call engineer reads: the head (the exception
  * and where it surfaced), the headline of every `Caused by` in between (so the non-transient patterns still
  * see them), and the last `Caused by` (the root cause), with a marker saying how much went.
@@ -72,15 +134,15 @@ export function truncateTrace(trace: string, maxBytes: number): string {
   const lastCause = trace.lastIndexOf('Caused by:');
   const causeStart = lastCause > 0 ? trace.lastIndexOf('\n', lastCause) + 1 : -1;
   const budget = Math.max(0, maxBytes - markerBytes);
-  const cause = causeStart > 0 ? headBytes(trace.slice(causeStart), Math.floor(budget / 2)) : '';
+  const cause = causeStart > 0 ? headWords(trace.slice(causeStart), Math.floor(budget / 2)) : '';
   const before = causeStart > 0 ? trace.slice(0, causeStart) : trace;
   const causes = before
     .split('\n')
     .filter((line) => line.trimStart().startsWith('Caused by:'))
-    .map((line) => `${headBytes(line, 300)}\n`)
+    .map((line) => `${headWords(line, 300)}\n`)
     .join('');
-  const middle = headBytes(causes, Math.floor((budget - utf8Length(cause)) / 2));
-  const head = headBytes(before, budget - utf8Length(cause) - utf8Length(middle));
+  const middle = headWords(causes, Math.floor((budget - utf8Length(cause)) / 2));
+  const head = headWords(before, budget - utf8Length(cause) - utf8Length(middle));
   // Causes already inside the head need not be repeated.
   const rest = middle
     .split('\n')
@@ -88,5 +150,5 @@ export function truncateTrace(trace: string, maxBytes: number): string {
     .map((line) => `${line}\n`)
     .join('');
   const omitted = total - utf8Length(head) - utf8Length(cause);
-  return headBytes(`${head}${markerFor(omitted)}${rest}${cause}`, maxBytes);
+  return headWords(`${head}${markerFor(omitted)}${rest}${cause}`, maxBytes);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, headBytes, redact, secretValues, truncateTrace, utf8Length } from '../../src/lib/redact';
+import { REDACTED, clip, headBytes, redact, safeTrace, secretValues, truncateTrace, utf8Length } from '../../src/lib/redact';
 
 describe('redact', () => {
   it.each<[string, string, string]>([
@@ -37,15 +37,73 @@ describe('redact', () => {
   it('collects the secret-looking values of a connector config, not placeholders', () => {
     expect(
       secretValues({
-        'connection.password': 'pw1',
+        'connection.password': 'pw1-Xq9!',
         'connection.url': 'jdbc:x',
-        'aws.secret.access.key': 'k',
+        'aws.secret.access.key': 'AKIAxyz0123456',
         'ssl.key.password': '${file:/secrets:pw}',
-        'sasl.jaas.config': 'jaas',
+        'sasl.jaas.config': 'org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";',
         'key.converter': 'org.apache.kafka.connect.json.JsonConverter',
         'tasks.max': '2',
       }),
-    ).toEqual(['pw1', 'k', 'jaas']);
+    ).toEqual(['pw1-Xq9!', 'AKIAxyz0123456', 'org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";']);
+  });
+
+  // A value scrubbed verbatim from a trace must be one that can only be the secret: replacing "kafka" turned
+  // org.apache.kafka.common.errors.SaslAuthenticationException into org.apache.***.common…, no non-transient
+  // pattern matched, and bad credentials were restarted forever.
+  it.each<[string, string]>([
+    ['consumer.override.sasl.kerberos.service.name', 'kafka'],
+    ['sasl.mechanism', 'PLAIN'],
+    ['producer.override.sasl.mechanism', 'SCRAM-SHA-512'],
+    ['basic.auth.credentials.source', 'USER_INFO'],
+    ['sasl.login.callback.handler.class', 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler'],
+    ['connection.password', 'secret'],
+    ['ssl.key.password', '12345678'],
+    ['token.enabled', 'true'],
+    ['api.key', 'abc'],
+  ])('never treats %s=%s as a secret to scrub verbatim', (key, value) => {
+    expect(secretValues({ [key]: value })).toEqual([]);
+    const trace = 'org.apache.kafka.common.errors.SaslAuthenticationException: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512';
+    expect(redact(trace, secretValues({ [key]: value }))).toBe(trace);
+  });
+
+  it.each<[string, string]>([
+    ['connection.password', 'CANARY-db-pw'],
+    ['connection.password', 'hunter22'],
+    ['schema.registry.basic.auth.user.info', 'svc:Pa55-w0rd'],
+    ['azure.sas.token', 'sv=2022-11-02&sig=abc%2Fdef'],
+    ['ssl.keystore.key', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'],
+  ])('scrubs %s=%s verbatim', (key, value) => {
+    expect(secretValues({ [key]: value })).toEqual([value]);
+    expect(redact(`failed with ${value} here`, secretValues({ [key]: value }))).toBe(`failed with ${REDACTED} here`);
+  });
+});
+
+describe('clip', () => {
+  // The cut used to come first: a `user:pass@` spanning it lost its `@`, escaped the URL rule, and the
+  // start of a MySQL password reached a healing row's Reason.
+  it.each([0, 1, 5, 11, 17])('redacts before it cuts, wherever the cut falls (%i chars in)', (into) => {
+    const secret = 'S3cretPassw0rd!';
+    const prefix = 'x'.repeat(200 - 'jdbc:mysql://app:'.length - into);
+    const text = `Failed: ${prefix} jdbc:mysql://app:${secret}@db.internal:3306/orders refused`;
+    const out = clip(text, 200);
+    expect(out.length).toBeLessThanOrEqual(200);
+    for (let n = 4; n <= secret.length; n++) expect(out).not.toContain(secret.slice(0, n));
+  });
+
+  it('drops a partial word at a cut made before redaction, so half a secret is never left behind', () => {
+    const secret = 'Zq8-Unguessable-Xy';
+    const text = `${'word '.repeat(300)}jdbc:mysql://app:${secret}@db:3306/x`;
+    const out = clip(text, 100);
+    expect(out).not.toContain('Zq8-');
+    expect(out.endsWith('…')).toBe(true);
+  });
+
+  it('stays one bounded line', () => {
+    expect(clip('a\n\tb   c', 50)).toBe('a b c');
+    expect(clip('y '.repeat(500), 50)).toHaveLength(50);
+    // One unbroken run longer than the budget could be a secret cut anywhere: it is not shown at all.
+    expect(clip('y'.repeat(5_000), 50)).toBe('…');
   });
 });
 
@@ -99,5 +157,17 @@ describe('truncateTrace', () => {
     expect(utf8Length(cut)).toBeLessThanOrEqual(4001);
     expect(cut).not.toContain('\uFFFD');
     expect(headBytes('€€', 4)).toBe('€');
+  });
+});
+
+describe('safeTrace', () => {
+  // Cut first (cheap), at word boundaries (no secret split), then redact.
+  it.each([3_000, 3_020, 3_033, 3_040])('never leaves part of a URL password when the cut falls inside it (budget %i)', (max) => {
+    const secret = 'Vx9-Hidden-Pw0rd';
+    const line = `\tat com.mysql.cj.Conn(jdbc:mysql://app:${secret}@db.internal:3306/orders)`;
+    const trace = `java.sql.SQLException: Access denied\n${'\tat a.b.C.d(C.java:1)\n'.repeat(120)}${line}\n${'\tat e.f.G.h(G.java:2)\n'.repeat(400)}`;
+    const out = safeTrace(trace, max);
+    expect(utf8Length(out)).toBeLessThanOrEqual(max);
+    for (let n = 4; n <= secret.length; n++) expect(out).not.toContain(secret.slice(0, n));
   });
 });

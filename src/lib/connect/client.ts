@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
 import type { ClusterConfig } from '../config';
-import { ConnectError, type ConnectFailure, oneLine } from '../errors';
-import { redact } from '../redact';
+import { ConnectError, type ConnectFailure } from '../errors';
+import { clip } from '../redact';
 
 /** Well under the function timeout and the 5-minute schedule; Connect itself gives up on a request after 90 s. */
 export interface ConnectTimeouts {
@@ -95,7 +95,7 @@ export class ConnectClient {
 
   private async once(method: 'GET' | 'POST', path: string, signal?: AbortSignal): Promise<ConnectResponse> {
     const fail = (kind: ConnectFailure, detail: string, status?: number) =>
-      new ConnectError(this.name, kind, method, path, redact(oneLine(detail, 240), this.secrets), status);
+      new ConnectError(this.name, kind, method, path, clip(detail, 240, this.secrets), status);
     this.requests++;
     let status: number | undefined;
     let contentType: string;
@@ -143,13 +143,16 @@ function statusFailure(status: number): ConnectFailure {
   return 'BAD_RESPONSE';
 }
 
-/** Connect answers {"error_code","message"}; its auth filter plain text; proxies HTML. Never assume JSON. */
+/**
+ * Connect answers {"error_code","message"}; its auth filter plain text; proxies HTML. Never assume JSON.
+ * Not cut here: `clip` redacts the whole message before it cuts.
+ */
 function bodyDetail(text: string, contentType: string): string {
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {
     try {
       const parsed = JSON.parse(trimmed) as { message?: unknown };
-      if (typeof parsed.message === 'string') return oneLine(parsed.message, 200);
+      if (typeof parsed.message === 'string') return parsed.message;
     } catch {
       // not JSON after all: fall through to text
     }
@@ -157,9 +160,9 @@ function bodyDetail(text: string, contentType: string): string {
   if (contentType.includes('html') || /^<(!doctype|html)/i.test(trimmed)) {
     const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(trimmed)?.[1];
     const visible = (title ?? trimmed.replace(/<[^>]*>/g, ' ')).trim();
-    return oneLine(`HTML page: ${visible}`, 200);
+    return `HTML page: ${visible}`;
   }
-  return oneLine(trimmed, 200);
+  return trimmed;
 }
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|HOSTNAME_MISMATCH)/;

@@ -1,5 +1,6 @@
 import { mapLimit } from '../concurrency';
-import { ConnectError, ensureError, oneLine } from '../errors';
+import { ConnectError, ensureError } from '../errors';
+import { clip } from '../redact';
 import type { ConnectClient } from './client';
 import { type ConnectorStatus, parseConnector, parseExpanded, parseNames } from './status';
 import { parseKafkaVersion, supportsExpand } from './version';
@@ -34,7 +35,7 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
   let version: string | undefined;
   try {
     const root = await client.get('/', options.signal);
-    version = typeof (root as { version?: unknown })?.version === 'string' ? oneLine((root as { version: string }).version, 60) : undefined;
+    version = typeof (root as { version?: unknown })?.version === 'string' ? clip((root as { version: string }).version, 60) : undefined;
     const withVersion = { cluster, ...(version && { version }) };
 
     let names: string[];
@@ -58,12 +59,12 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
         if (err instanceof ConnectError && err.kind === 'NOT_FOUND') return undefined;
         if (err instanceof ConnectError && err.kind === 'ABORTED') throw err;
         const e = ensureError(err);
-        return { name, state: 'UNKNOWN', tasks: [], detail: e instanceof ConnectError ? e.message : oneLine(e.message) } satisfies ConnectorStatus;
+        return { name, state: 'UNKNOWN', tasks: [], detail: e instanceof ConnectError ? e.message : clip(e.message, 300, parse.secrets) } satisfies ConnectorStatus;
       }
     });
     return { ...withVersion, connectors: connectors.filter((c) => c !== undefined), mode: 'per-connector' };
   } catch (err) {
-    const error = err instanceof ConnectError ? err : new ConnectError(cluster, 'BAD_RESPONSE', 'GET', '/', oneLine(ensureError(err).message));
+    const error = err instanceof ConnectError ? err : new ConnectError(cluster, 'BAD_RESPONSE', 'GET', '/', clip(ensureError(err).message, 300, parse.secrets));
     return { cluster, ...(version && { version }), connectors: [], error };
   }
 }

@@ -1,12 +1,19 @@
 import { oneLine } from '../errors';
-import { redact, secretValues, truncateTrace } from '../redact';
+import { safeTrace, secretValues, truncateTrace } from '../redact';
 
 /** What Connect reports for a task (ConnectorStateInfo.TaskState). */
 export interface TaskStatus {
   readonly id: number;
   readonly state: string;
   readonly workerId?: string;
+  /** Cut and redacted: what is shipped and shown. */
   readonly trace?: string;
+  /**
+   * Cut but NOT redacted, for the non-transient patterns alone: redaction can rewrite the very words they
+   * match (a secret value "kafka" would turn org.apache.kafka… into org.apache.***…). Not enumerable, so no
+   * JSON, log line, spread or row made from a status can carry it.
+   */
+  readonly unredactedTrace?: string;
 }
 
 /** A connector as observed in one tick: its status plus the two config values that are safe to keep. */
@@ -15,7 +22,9 @@ export interface ConnectorStatus {
   readonly state: string;
   readonly type?: string;
   readonly workerId?: string;
+  /** Cut and redacted, as shipped; see TaskStatus for `unredactedTrace`. */
   readonly trace?: string;
+  readonly unredactedTrace?: string;
   readonly tasks: readonly TaskStatus[];
   readonly connectorClass?: string;
   readonly tasksMax?: number;
@@ -43,8 +52,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function cleanTrace(value: unknown, secrets: readonly string[], maxBytes: number): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? truncateTrace(redact(value, secrets), maxBytes) : undefined;
+/** Gives `status` its trace as shipped and, hidden (see TaskStatus), as the non-transient patterns see it. */
+function withTrace<T extends object>(status: T, value: unknown, secrets: readonly string[], maxBytes: number): T {
+  if (typeof value !== 'string' || value.length === 0) return status;
+  const out = { ...status, trace: safeTrace(value, maxBytes, secrets) };
+  return Object.defineProperty(out, 'unredactedTrace', { value: truncateTrace(value, maxBytes), enumerable: false });
 }
 
 /**
@@ -73,22 +85,20 @@ export function parseConnector(name: string, status: unknown, info: unknown, opt
       continue;
     }
     const workerId = str(t.worker_id);
-    const trace = cleanTrace(t.trace, secrets, options.maxTraceBytes);
-    tasks.push({ id: t.id as number, state: state(t.state), ...(workerId && { workerId }), ...(trace && { trace }) });
+    tasks.push(withTrace({ id: t.id as number, state: state(t.state), ...(workerId && { workerId }) }, t.trace, secrets, options.maxTraceBytes));
   }
   tasks.sort((a, b) => a.id - b.id);
   const type = str(status.type, 20)?.toLowerCase() ?? (isObject(info) ? str(info.type, 20)?.toLowerCase() : undefined);
   const workerId = str(c.worker_id);
-  const trace = cleanTrace(c.trace, secrets, options.maxTraceBytes);
-  return {
+  const connector: ConnectorStatus = {
     ...common,
     state: state(c.state),
     ...(type && { type }),
     ...(workerId && { workerId }),
-    ...(trace && { trace }),
     tasks,
     ...(malformedTasks > 0 && { detail: `${malformedTasks} task entr${malformedTasks === 1 ? 'y' : 'ies'} without a valid id ignored` }),
   };
+  return withTrace(connector, c.trace, secrets, options.maxTraceBytes);
 }
 
 export type ExpandedParse =

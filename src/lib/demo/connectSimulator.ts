@@ -17,6 +17,11 @@ export interface SimTask {
   trace?: string;
   /** A restart does not fix it: a permanent fault, for demos and backoff tests. */
   sticky?: boolean;
+  /**
+   * Building the task throws on a restart: Connect's synchronous task restart answers
+   * 500 `Failed to start task: name-id` (the restart was made, and failed).
+   */
+  failsToStart?: boolean;
 }
 
 export interface SimConnector {
@@ -182,6 +187,7 @@ export class ConnectSimulator {
       const task = connector?.tasks.find((t) => String(t.id) === parts[3]);
       if (!connector) return notFound(`Unknown connector: ${name}`);
       if (!task) return notFound(`Unknown task: ${name}-${parts[3]}`);
+      if (task.failsToStart) return [500, { error_code: 500, message: `Failed to start task: ${name}-${task.id}` }];
       this.restartTask(task);
       return [204, undefined];
     }

@@ -2,8 +2,8 @@ import type { AutoHeal } from '../config';
 import type { ConnectClient } from '../connect/client';
 import type { ClusterSnapshot } from '../connect/read';
 import { parseKafkaVersion, supportsRestartPlan } from '../connect/version';
-import { ensureError, oneLine } from '../errors';
-import { redact } from '../redact';
+import { ensureError } from '../errors';
+import { clip } from '../redact';
 import { type HistoryStore, merge } from './history';
 import { type Decision, type HealPolicy, type Target, type TargetHistory, type TargetKey, afterRestart, decide, nextAttemptAfter, targetKey } from './policy';
 import { type RestartResult, restartTargets } from './restart';
@@ -169,5 +169,5 @@ function historyNote(reason: string): HealOutcome {
 
 function describeStorageError(err: unknown, secrets: readonly string[] = []): string {
   const e = ensureError(err) as Error & { statusCode?: number; code?: string };
-  return redact(oneLine(`${e.statusCode ? `HTTP ${e.statusCode} ` : ''}${e.code && !e.message.includes(e.code) ? `${e.code}: ` : ''}${e.message}`, 200), secrets);
+  return clip(`${e.statusCode ? `HTTP ${e.statusCode} ` : ''}${e.code && !e.message.includes(e.code) ? `${e.code}: ` : ''}${e.message}`, 200, secrets);
 }

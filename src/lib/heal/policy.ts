@@ -93,7 +93,8 @@ export function decide(input: HealInput): HealPlan {
   const decisions: Decision[] = [];
   const interval = (attempts: number) => (input.degraded ? policy.backoffCapMinutes : backoffMinutes(attempts, policy.backoffCapMinutes));
 
-  const observe = (target: Target, state: string, trace: string | undefined) => {
+  /** `trace` is shown (redacted); `matched` is what the patterns see (not redacted: see TaskStatus). */
+  const observe = (target: Target, state: string, trace: string | undefined, matched: string | undefined) => {
     const key = targetKey(target);
     const h = input.history.get(key) ?? { attempts: 0 };
     const { unassignedSince: _u, healthySince: _h, ...rest } = h;
@@ -104,7 +105,7 @@ export function decide(input: HealInput): HealPlan {
     if (state === 'FAILED') {
       // The root cause line, short: the full trace is in the status row, and these rows repeat every tick.
       const cause = rootCause(trace, 120) || 'no trace';
-      const pattern = policy.nonTransientPatterns.find((p) => p.regex.test(trace ?? ''));
+      const pattern = policy.nonTransientPatterns.find((p) => p.regex.test(matched ?? trace ?? ''));
       keep(rest);
       if (pattern) {
         decisions.push({ kind: 'skipped-non-transient', target, attempt: h.attempts, pattern: pattern.source, reason: `a restart cannot fix this (matches ${pattern.source}): ${cause}` });
@@ -154,8 +155,8 @@ export function decide(input: HealInput): HealPlan {
   };
 
   for (const c of input.connectors) {
-    observe({ connector: c.name }, c.state, c.trace);
-    for (const t of c.tasks) observe({ connector: c.name, taskId: t.id }, t.state, t.trace);
+    observe({ connector: c.name }, c.state, c.trace, c.unredactedTrace);
+    for (const t of c.tasks) observe({ connector: c.name, taskId: t.id }, t.state, t.trace, t.unredactedTrace);
   }
   // Targets no longer observed (connector deleted, fewer tasks) are forgotten with the loop above.
   return { decisions, history: next };

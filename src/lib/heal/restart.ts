@@ -1,6 +1,7 @@
 import { mapLimit } from '../concurrency';
 import type { ConnectClient } from '../connect/client';
-import { ConnectError, ensureError, oneLine } from '../errors';
+import { ConnectError, ensureError } from '../errors';
+import { clip } from '../redact';
 import { type Target, targetKey } from './policy';
 
 /** What became of one restart call. Only `restarted` and `failed` count as an attempt. */
@@ -18,7 +19,7 @@ export interface RestartOptions {
   /** KIP-745 (Kafka 3.0): one call restarts a connector and its failed tasks. */
   readonly restartPlan: boolean;
   readonly concurrency: number;
-  /** Waits before retrying a 409 (rebalance) or 5xx within the tick; then it is deferred to the next tick. */
+  /** Waits before retrying a transient refusal (see isTransient) within the tick; then it is deferred to the next tick. */
   readonly retryDelaysMs: readonly number[];
   readonly signal?: AbortSignal;
 }
@@ -84,10 +85,10 @@ async function callWithRetry(client: ConnectClient, path: string, options: Resta
       return { outcome: 'restarted', counted: true, httpStatus: res.status, detail: `POST ${short(path)} → ${res.status}${describePlan(res.body)}` };
     } catch (err) {
       const e = ensureError(err);
-      if (!(e instanceof ConnectError)) return { outcome: 'failed', counted: true, detail: oneLine(e.message) };
+      if (!(e instanceof ConnectError)) return { outcome: 'failed', counted: true, detail: clip(e.message, 300) };
       const status = e.status !== undefined ? { httpStatus: e.status } : {};
       if (e.kind === 'NOT_FOUND') return { outcome: 'not-found', counted: false, ...status, detail: `${e.message} (deleted while the tick ran)` };
-      const transient = e.kind === 'CONFLICT' || e.kind === 'SERVER_ERROR';
+      const transient = isTransient(e);
       if (transient && retry < options.retryDelaysMs.length && !options.signal?.aborted) {
         await sleep(options.retryDelaysMs[retry]!);
         continue;
@@ -97,6 +98,19 @@ async function callWithRetry(client: ConnectClient, path: string, options: Resta
       return { outcome: 'failed', counted: true, ...status, detail: e.message };
     }
   }
+}
+
+/**
+ * A refusal that says nothing about the target: a rebalance (409), a request the leader never ran (timed out,
+ * not forwarded, rebalance expected) or a gateway in front of Connect. Any other 500 is the restart itself
+ * failing — `Failed to start task: x-0` from a synchronous task restart — and counts as an attempt, or
+ * HEAL_MAX_ATTEMPTS and the gave-up alert could never fire.
+ */
+function isTransient(e: ConnectError): boolean {
+  if (e.kind === 'CONFLICT') return true;
+  if (e.kind !== 'SERVER_ERROR') return false;
+  if (e.status === 502 || e.status === 503 || e.status === 504) return true;
+  return e.status === 500 && /request timed out|IO Error trying to forward|rebalance/i.test(e.detail);
 }
 
 /** The 202 restart plan lists what Connect will restart; say what. */

@@ -1,6 +1,6 @@
-import { ensureError, oneLine } from '../errors';
+import { ensureError } from '../errors';
 import type { RowSink, ShipResult } from './ingestion';
-import { redact } from '../redact';
+import { clip } from '../redact';
 import type { Spool } from './spool';
 
 /** Rows given up on, and why: each becomes a `monitor` row so the loss itself is on record. */
@@ -131,7 +131,7 @@ export class Delivery {
 
   private describe(err: unknown): string {
     const e = ensureError(err) as Error & { statusCode?: number };
-    return redact(oneLine(`${e.statusCode ? `HTTP ${e.statusCode}: ` : ''}${e.message}`, 200), this.secrets);
+    return clip(`${e.statusCode ? `HTTP ${e.statusCode}: ` : ''}${e.message}`, 200, this.secrets);
   }
 }
 

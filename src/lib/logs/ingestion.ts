@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { LogsIngestionClient, isAggregateLogsUploadError } from '@azure/monitor-ingestion';
 import type { IngestionConfig } from '../config';
 import { ensureError, oneLine } from '../errors';
-import { redact } from '../redact';
+import { clip } from '../redact';
 
 /** One chunk the Logs Ingestion API refused: what it said, and the rows it held. */
 export interface ShipFailure {
@@ -109,7 +109,7 @@ function describeCause(cause: Error, secrets: readonly string[]): { status?: num
   const hint = status !== undefined ? STATUS_HINTS[status] : undefined;
   // MSAL pads its messages with "Timestamp: Not Available - Trace ID: Not Available ..."; keep the words that say why.
   const text = (e.message || e.code || e.name).replace(/\s*-?\s*(Error\(s\)|Timestamp|Correlation ID|Trace ID): Not Available/g, '');
-  const message = oneLine(redact(text, secrets), 240);
+  const message = clip(text, 240, secrets);
   const reason = [status !== undefined ? `HTTP ${status}` : e.name, e.code && !message.includes(e.code) ? e.code : undefined, message, hint]
     .filter(Boolean)
     .join(': ');

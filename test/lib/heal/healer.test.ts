@@ -229,3 +229,32 @@ describe('restarts that do not count', () => {
     expect(brief(r2.healing)).toContain('broken-source#0 restarted 1');
   });
 });
+
+describe('non-transient patterns see the trace before redaction', () => {
+  // A standard Kerberos setting made "kafka" a "secret" value: the shipped trace read org.apache.***.common…,
+  // no default pattern matched, and a connector with bad credentials was restarted forever (accounts lock).
+  it('holds back a SaslAuthenticationException although the connector config holds sasl.kerberos.service.name=kafka', async () => {
+    const trace =
+      'org.apache.kafka.connect.errors.ConnectException: Failed to connect\n\tat org.apache.kafka.connect.runtime.WorkerTask.run(WorkerTask.java:1)\nCaused by: org.apache.kafka.common.errors.SaslAuthenticationException: Authentication failed: Invalid username or password';
+    const sim = new ConnectSimulator({ version: '3.7.0' }).add({
+      name: 'kerberos-sink',
+      type: 'sink',
+      config: { 'consumer.override.sasl.kerberos.service.name': 'kafka', 'consumer.override.sasl.mechanism': 'GSSAPI', 'connection.password': 'Db-Pa55w0rd!' },
+      state: 'RUNNING',
+      workerId: 'w:1',
+      tasks: [{ id: 0, state: 'FAILED', workerId: 'w:1', trace: `${trace} (db password Db-Pa55w0rd!)`, sticky: true }],
+    });
+    const url = await sim.start();
+    stops.push(() => sim.stop());
+    const settings = { KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: `sasl-${Math.random().toString(36).slice(2, 8)}`, url }]), AzureWebJobsStorage: testStorage() } as Settings;
+    for (const minute of [0, 5, 60]) {
+      const { healing, status } = await run(settings, minute);
+      expect(brief(healing)).toEqual(['kerberos-sink#0 skipped-non-transient 0']);
+      const task = status.find((r) => r.RecordType === 'task');
+      // What is shipped is still redacted, and still readable.
+      expect(String(task?.Trace)).toContain('org.apache.kafka.common.errors.SaslAuthenticationException');
+      expect(JSON.stringify([...healing, ...status])).not.toContain('Db-Pa55w0rd!');
+    }
+    expect(sim.requests.filter((r) => r.method === 'POST')).toEqual([]);
+  });
+});

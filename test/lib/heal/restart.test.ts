@@ -74,6 +74,12 @@ describe('restartTargets against the Connect simulator', () => {
     ['a 409 that clears within the tick is retried and restarted', { status: 409, body: '{"error_code":409,"message":"Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."}', times: 2 }, 'restarted', true, 202, 3],
     ['a 409 that lasts is deferred, not counted', { status: 409, body: '{"error_code":409,"message":"Cannot complete request because of a conflicting operation (e.g. worker rebalance)"}' }, 'deferred-rebalance', false, 409, 3],
     ['a 500 that lasts is deferred, not counted', { status: 500, body: '{"error_code":500,"message":"Request timed out"}' }, 'deferred-rebalance', false, 500, 3],
+    // The restart was made and failed (DistributedHerder.restartTask): an attempt, counted, not retried.
+    ['a 500 "Failed to start task" counts as an attempt', { status: 500, body: '{"error_code":500,"message":"Failed to start task: x-1"}' }, 'failed', true, 500, 1],
+    ['a 500 of another kind counts as an attempt', { status: 500, body: '{"error_code":500,"message":"java.lang.NullPointerException"}' }, 'failed', true, 500, 1],
+    ['a 500 "rebalance is expected" is deferred', { status: 500, body: '{"error_code":500,"message":"Request cannot be completed because a rebalance is expected"}' }, 'deferred-rebalance', false, 500, 3],
+    ['a 500 forwarding failure is deferred', { status: 500, body: '{"error_code":500,"message":"IO Error trying to forward REST request: java.net.ConnectException: Connection refused"}' }, 'deferred-rebalance', false, 500, 3],
+    ['a 500 timeout of 3.7+ is deferred', { status: 500, body: '{"error_code":500,"message":"Request timed out. The worker is currently flushing updates to the status topic"}' }, 'deferred-rebalance', false, 500, 3],
     ['an HTML 502 from a proxy is deferred', { status: 502, body: '<html><title>502 Bad Gateway</title></html>' }, 'deferred-rebalance', false, 502, 3],
     ['a 404 (deleted mid-tick) is recorded, not counted', { status: 404, body: '{"error_code":404,"message":"Unknown connector: x"}' }, 'not-found', false, 404, 1],
     ['a 403 counts as an attempt', { status: 403, body: '{"error_code":403,"message":"Forbidden"}' }, 'failed', true, 403, 1],
@@ -85,6 +91,34 @@ describe('restartTargets against the Connect simulator', () => {
     expect(result).toMatchObject({ outcome, counted, httpStatus: status });
     expect(result?.detail).not.toContain('\n');
     expect(posts(sim)).toHaveLength(calls);
+  });
+
+  it('counts a task restart that Connect answers 500 "Failed to start task" (simulator modelled on DistributedHerder)', async () => {
+    const c = failingTask('broken', 2, [1]);
+    c.tasks[1]!.failsToStart = true;
+    const { sim, client } = await setup('3.7.0', c);
+    const due = [{ connector: 'broken', taskId: 1 }];
+    const [result] = await restartTargets(client, due, [...due, { connector: 'broken', taskId: 0 }], OPTS);
+    expect(result).toMatchObject({ outcome: 'failed', counted: true, httpStatus: 500 });
+    expect(result?.detail).toContain('Failed to start task: broken-1');
+    expect(posts(sim)).toEqual(['/connectors/broken/tasks/1/restart']);
+  });
+
+  // The cut used to come before the redaction: a password across it reached the healing row's Reason.
+  it.each([
+    [200, 0],
+    [200, 3],
+    [200, 9],
+    [240, 3],
+  ])('redacts a password in an error body before cutting it (a cut at %i, %i chars into the password)', async (cut, across) => {
+    const secret = 'My5ql-Pa55word';
+    const url = `jdbc:mysql://app:${secret}@db.internal:3306/orders`;
+    const message = `${'Connection failed '.repeat(20).slice(0, cut - 'jdbc:mysql://app:'.length - across)}${url}`;
+    const { client, sim } = await setup('3.7.0', failingTask('x'));
+    sim.inject({ method: 'POST', path: /\/restart/, status: 500, body: JSON.stringify({ error_code: 500, message }) });
+    const due = [{ connector: 'x', taskId: 1 }];
+    const [result] = await restartTargets(client, due, due, OPTS);
+    for (let n = 4; n <= secret.length; n++) expect(result?.detail).not.toContain(secret.slice(0, n));
   });
 
   it('falls back to task restarts when a Connect of unknown version answers the KIP-745 call with 204 (< 3.0)', async () => {
