@@ -138,9 +138,19 @@ const CASES: Case[] = [
   },
   {
     name: 'HTML 502 from a proxy',
-    setup: ({ sim }) => void sim.inject({ path: '/', status: 502, contentType: 'text/html', body: '<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>' }),
+    setup: ({ sim }) => void sim.inject({ path: /^\//, status: 502, contentType: 'text/html', body: '<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>' }),
     check: (r) => expect(clusterRow(r)?.State).toBe('SERVER_ERROR'),
-    line: /^faulty-[\w-]+: GET \/ → 502 SERVER_ERROR: HTML page: 502 Bad Gateway$/m,
+    line: /^faulty-[\w-]+: GET \/connectors\?expand=status&expand=info → 502 SERVER_ERROR: HTML page: 502 Bad Gateway$/m,
+  },
+  {
+    // The version only picks features; the status is what matters.
+    name: 'GET / fails, the status answers',
+    setup: ({ sim }) => void sim.inject({ path: '/', status: 500, body: '{"error_code":500,"message":"Request timed out"}' }),
+    check: (r) => {
+      expect(clusterRow(r)).toMatchObject({ State: 'REACHABLE', Detail: expect.stringMatching(/^version unknown \(faulty-[\w-]+: GET \/ → 500 SERVER_ERROR: Request timed out\); read with the newest API$/) });
+      expect(healing(r, 'doomed')).toMatchObject({ Outcome: 'restarted' });
+    },
+    line: /faulty-[\w-]+ REACHABLE,.*healing: 2 restarted/,
   },
   {
     name: 'HTML 504 from a gateway',
@@ -186,6 +196,21 @@ const CASES: Case[] = [
       expect(sim.requests.filter((q) => q.method === 'POST').map((q) => q.path)).toEqual(['/connectors/orders sink ✓ 100%/restart?includeTasks=true&onlyFailed=true']);
     },
     line: /healing: 2 restarted/,
+  },
+  {
+    // encodeURIComponent leaves dots alone: `/connectors/../restart` would have been `POST /restart`.
+    name: 'connectors named . and ..',
+    setup: ({ sim }) => {
+      sim.connectors.delete('doomed');
+      sim.add(failingTask('.'), failingTask('..'));
+    },
+    check: (r, { sim }) => {
+      expect(healing(r, '.')).toMatchObject({ Outcome: 'restarted' });
+      expect(healing(r, '..')).toMatchObject({ Outcome: 'restarted' });
+      expect(sim.requests.filter((q) => q.method === 'POST').map((q) => q.path).sort()).toEqual(['/connectors/../restart?includeTasks=true&onlyFailed=true', '/connectors/./restart?includeTasks=true&onlyFailed=true']);
+      expect([...sim.connectors.values()].flatMap((c) => c.tasks.map((t) => t.state))).not.toContain('FAILED');
+    },
+    line: /healing: 3 restarted/,
   },
   {
     name: 'ingestion answers 400 (bad data)',

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import type { ClusterConfig } from '../config';
 import { ConnectError, type ConnectFailure } from '../errors';
 import { clip } from '../redact';
@@ -29,6 +29,9 @@ export class ConnectClient {
   private readonly agent: Agent;
   private readonly authorization: string | undefined;
   private readonly secrets: readonly string[];
+  private readonly origin: string;
+  /** A path prefix of the cluster URL (a gateway in front of Connect), without its trailing slash. */
+  private readonly basePath: string;
   /** Requests sent, for the tick summary and the benchmark. */
   requests = 0;
   /** Time spent waiting on POSTs (restarts), added up: what healing costs in the Connect API's own latency. */
@@ -57,6 +60,9 @@ export class ConnectClient {
       ? `Basic ${Buffer.from(`${cluster.username}:${cluster.password ?? ''}`).toString('base64')}`
       : undefined;
     this.secrets = [cluster.password, this.authorization].filter((s): s is string => !!s);
+    const url = new URL(cluster.url);
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
   }
 
   get name(): string {
@@ -101,9 +107,12 @@ export class ConnectClient {
     let contentType: string;
     let text: string;
     try {
-      const res = await request(`${this.cluster.url}${path}`, {
+      // The path goes as written, not through a URL parser: WHATWG URLs resolve `%2E` and `%2E%2E` as dot
+      // segments, and a connector named `..` would turn `/connectors/%2E%2E/restart` into `POST /restart`.
+      const res = await this.agent.request({
+        origin: this.origin,
+        path: `${this.basePath}${path}`,
         method,
-        dispatcher: this.agent,
         headers: { accept: 'application/json', ...(this.authorization && { authorization: this.authorization }) },
         ...(signal && { signal }),
       });
@@ -132,6 +141,15 @@ export class ConnectClient {
       );
     }
   }
+}
+
+/**
+ * `/connectors/{name}` for any connector name. encodeURIComponent leaves `.` alone, and a name of only dots
+ * would then be a dot segment (`/connectors/../restart` is `POST /restart`): those dots are encoded too.
+ */
+export function connectorPath(name: string): string {
+  const segment = encodeURIComponent(name);
+  return `/connectors/${/^\.+$/.test(segment) ? segment.replace(/\./g, '%2E') : segment}`;
 }
 
 function statusFailure(status: number): ConnectFailure {

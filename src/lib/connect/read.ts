@@ -1,7 +1,7 @@
 import { mapLimit } from '../concurrency';
 import { ConnectError, ensureError } from '../errors';
 import { clip } from '../redact';
-import type { ConnectClient } from './client';
+import { type ConnectClient, connectorPath } from './client';
 import { type ConnectorStatus, parseConnector, parseExpanded, parseNames } from './status';
 import { parseKafkaVersion, supportsExpand } from './version';
 
@@ -11,6 +11,8 @@ export interface ClusterSnapshot {
   readonly version?: string;
   readonly connectors: readonly ConnectorStatus[];
   readonly error?: ConnectError;
+  /** Read, but something is off that the operator should know (the version could not be read). */
+  readonly warning?: string;
   /** How the statuses were read: one expanded request, or the pre-2.3 name list plus one request each. */
   readonly mode?: 'expanded' | 'per-connector';
 }
@@ -24,6 +26,9 @@ export interface ReadOptions {
 
 const EXPANDED_PATH = '/connectors?expand=status&expand=info';
 
+/** Failures of `GET /` after which the status is still worth reading. */
+const VERSION_OPTIONAL = new Set(['NOT_FOUND', 'SERVER_ERROR', 'BAD_RESPONSE', 'CONFLICT']);
+
 /**
  * Reads the status of every connector of a cluster: `GET /` for the version, then ONE expanded
  * `GET /connectors?expand=status&expand=info` — or, before Kafka 2.3, the name list and one status request
@@ -33,10 +38,19 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
   const cluster = client.name;
   const parse = { maxTraceBytes: options.maxTraceBytes, secrets: client.cluster.password ? [client.cluster.password] : [] };
   let version: string | undefined;
+  let warning: string | undefined;
   try {
-    const root = await client.get('/', options.signal);
-    version = typeof (root as { version?: unknown })?.version === 'string' ? clip((root as { version: string }).version, 60) : undefined;
-    const withVersion = { cluster, ...(version && { version }) };
+    try {
+      const root = await client.get('/', options.signal);
+      version = typeof (root as { version?: unknown })?.version === 'string' ? clip((root as { version: string }).version, 60) : undefined;
+    } catch (err) {
+      // The version only picks features: a worker (or gateway) that answers GET / badly may still answer the
+      // status. Not when nothing answers, or nobody may: the status would fail the same way, twice as slowly.
+      if (!(err instanceof ConnectError) || !VERSION_OPTIONAL.has(err.kind)) throw err;
+      warning = `version unknown (${err.message}); read with the newest API`;
+    }
+    if (version === undefined && warning === undefined) warning = 'version unknown (GET / named none); read with the newest API';
+    const withVersion = { cluster, ...(version && { version }), ...(warning && { warning }) };
 
     let names: string[];
     if (supportsExpand(parseKafkaVersion(version))) {
@@ -52,7 +66,7 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
 
     const connectors = await mapLimit(names, options.concurrency ?? 8, async (name) => {
       try {
-        const status = await client.get(`/connectors/${encodeURIComponent(name)}/status`, options.signal);
+        const status = await client.get(`${connectorPath(name)}/status`, options.signal);
         return parseConnector(name, status, undefined, parse);
       } catch (err) {
         // Deleted between the list and its status: gone, not broken.

@@ -122,9 +122,12 @@ export class ConnectSimulator {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://sim');
+    // Not `new URL(req.url)` alone: it would resolve `%2E%2E` as a dot segment, as no Connect worker does.
+    const raw = req.url ?? '/';
+    const url = new URL(raw, 'http://sim');
+    const rawPath = raw.split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
-    const pathAndQuery = `${decodePath(url.pathname)}${url.search}`;
+    const pathAndQuery = `${decodePath(rawPath)}${url.search}`;
     this.requests.push({ method, path: pathAndQuery });
     if (this.options.latencyMs) await sleep(this.options.latencyMs);
 
@@ -144,7 +147,7 @@ export class ConnectSimulator {
       await this.answerFault(fault, res);
       return;
     }
-    const [status, body] = this.route(method, url);
+    const [status, body] = this.route(method, rawPath, url.searchParams);
     if (body === undefined) res.writeHead(status).end();
     else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
@@ -164,13 +167,13 @@ export class ConnectSimulator {
     res.writeHead(fault.status ?? 200, headers).end(body);
   }
 
-  private route(method: string, url: URL): [number, unknown] {
-    const parts = url.pathname.split('/').filter(Boolean).map(decodePath);
+  private route(method: string, rawPath: string, query: URLSearchParams): [number, unknown] {
+    const parts = rawPath.split('/').filter(Boolean).map(decodePath);
     if (method === 'GET' && parts.length === 0) {
       return [200, { version: this.version, commit: 'c0ffee0000000000', kafka_cluster_id: 'sim-kafka-cluster' }];
     }
     if (parts[0] !== 'connectors') return notFound(`HTTP 404 Not Found`);
-    if (parts.length === 1 && method === 'GET') return [200, this.listConnectors(url.searchParams.getAll('expand'))];
+    if (parts.length === 1 && method === 'GET') return [200, this.listConnectors(query.getAll('expand'))];
 
     const connector = parts[1] !== undefined ? this.connectors.get(parts[1]) : undefined;
     const name = parts[1] ?? '';
@@ -178,7 +181,7 @@ export class ConnectSimulator {
     if (parts.length === 3 && parts[2] === 'status' && method === 'GET') {
       return connector && !connector.statusMissing ? [200, this.status(connector)] : notFound(`No status found for connector ${name}`);
     }
-    if (parts.length === 3 && parts[2] === 'restart' && method === 'POST') return this.restartConnector(connector, name, url.searchParams);
+    if (parts.length === 3 && parts[2] === 'restart' && method === 'POST') return this.restartConnector(connector, name, query);
     if (parts.length === 5 && parts[2] === 'tasks' && parts[4] === 'status' && method === 'GET') {
       const task = connector?.tasks.find((t) => String(t.id) === parts[3]);
       return task ? [200, taskJson(task)] : notFound(`No status found for task ${name}-${parts[3]}`);

@@ -1,5 +1,5 @@
 import { mapLimit } from '../concurrency';
-import type { ConnectClient } from '../connect/client';
+import { type ConnectClient, connectorPath } from '../connect/client';
 import { ConnectError, ensureError } from '../errors';
 import { clip } from '../redact';
 import { type Target, targetKey } from './policy';
@@ -42,7 +42,7 @@ export function planCalls(due: readonly Target[], failed: readonly Target[], res
   for (const t of due) byConnector.set(t.connector, [...(byConnector.get(t.connector) ?? []), t]);
   const calls: RestartCall[] = [];
   for (const [connector, targets] of byConnector) {
-    const base = `/connectors/${encodeURIComponent(connector)}`;
+    const base = connectorPath(connector);
     const failedHere = failed.filter((t) => t.connector === connector).map(targetKey);
     const dueHere = new Set(targets.map(targetKey));
     if (restartPlan && failedHere.length === dueHere.size && failedHere.every((k) => dueHere.has(k))) {
@@ -55,7 +55,7 @@ export function planCalls(due: readonly Target[], failed: readonly Target[], res
 }
 
 function restartPath(t: Target): string {
-  const base = `/connectors/${encodeURIComponent(t.connector)}`;
+  const base = connectorPath(t.connector);
   return t.taskId === undefined ? `${base}/restart` : `${base}/tasks/${t.taskId}/restart`;
 }
 

@@ -62,7 +62,7 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: Ro
       RecordType: 'cluster',
       State: snapshot.error ? snapshot.error.kind : 'REACHABLE',
       ...(snapshot.version && { ConnectVersion: snapshot.version }),
-      ...(snapshot.error && { Detail: snapshot.error.message }),
+      ...((snapshot.error || snapshot.warning) && { Detail: snapshot.error?.message ?? snapshot.warning }),
     },
   ];
   const trace = (key: string, text: string | undefined) => (text && plan.traceIsNew(`${snapshot.cluster}|${key}`, text) ? { Trace: text } : {});

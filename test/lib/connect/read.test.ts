@@ -157,9 +157,9 @@ describe('readCluster against the Connect simulator', () => {
     ['403', { path: '/', status: 403, body: '{"error_code":403,"message":"Forbidden"}' }, 'FORBIDDEN', /403 FORBIDDEN: Forbidden$/],
     ['409 during a rebalance', { path: /^\/connectors\?/, status: 409, body: '{"error_code":409,"message":"Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."}' }, 'CONFLICT', /409 CONFLICT: Cannot complete request momentarily/],
     ['500 Request timed out', { path: /^\/connectors\?/, status: 500, body: '{"error_code":500,"message":"Request timed out"}' }, 'SERVER_ERROR', /500 SERVER_ERROR: Request timed out$/],
-    ['HTML 502 from a proxy', { path: '/', status: 502, contentType: 'text/html', body: '<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>' }, 'SERVER_ERROR', /502 SERVER_ERROR: HTML page: 502 Bad Gateway$/],
-    ['HTML 504 without a title', { path: '/', status: 504, contentType: 'text/html', body: '<html><body><h1>Gateway Timeout</h1></body></html>' }, 'SERVER_ERROR', /504 SERVER_ERROR: HTML page: Gateway Timeout$/],
-    ['an HTML login page with 200', { path: '/', status: 200, contentType: 'text/html', body: '<!doctype html><title>Sign in</title>' }, 'BAD_RESPONSE', /200 BAD_RESPONSE: expected JSON, got text\/html: HTML page: Sign in$/],
+    ['HTML 502 from a proxy', { path: /^\//, status: 502, contentType: 'text/html', body: '<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>' }, 'SERVER_ERROR', /502 SERVER_ERROR: HTML page: 502 Bad Gateway$/],
+    ['HTML 504 without a title', { path: /^\//, status: 504, contentType: 'text/html', body: '<html><body><h1>Gateway Timeout</h1></body></html>' }, 'SERVER_ERROR', /504 SERVER_ERROR: HTML page: Gateway Timeout$/],
+    ['an HTML login page with 200', { path: /^\//, status: 200, contentType: 'text/html', body: '<!doctype html><title>Sign in</title>' }, 'BAD_RESPONSE', /200 BAD_RESPONSE: expected JSON, got text\/html: HTML page: Sign in$/],
     ['truncated JSON', { path: /^\/connectors\?/, status: 200, body: '{"a":{"status":{"name":"a","connector":{"sta' }, 'BAD_RESPONSE', /200 BAD_RESPONSE: truncated or malformed JSON \(\d+ chars received\)$/],
     ['JSON of the wrong shape', { path: /^\/connectors\?/, status: 200, body: '"oops"' }, 'BAD_RESPONSE', /200 BAD_RESPONSE: expected an object keyed by connector name, got string$/],
     ['slow headers', { path: '/', delayMs: 1_500 }, 'TIMEOUT', /TIMEOUT: no response within 0.4 s$/],
@@ -172,6 +172,21 @@ describe('readCluster against the Connect simulator', () => {
     expect(snapshot.error?.kind).toBe(kind);
     expect(snapshot.error?.message).toMatch(message);
     expect(snapshot.error?.message).not.toContain('\n');
+  });
+
+  // The version only picks features: a worker whose GET / fails is still read, on the newest API.
+  it.each<[string, { status: number; body: string; contentType?: string }]>([
+    ['a 500', { status: 500, body: '{"error_code":500,"message":"Request timed out"}' }],
+    ['a 404 from a gateway that routes only /connectors', { status: 404, body: '<html><title>404 Not Found</title></html>', contentType: 'text/html' }],
+    ['a body that is not JSON', { status: 200, body: 'OK', contentType: 'text/plain' }],
+  ])('GET / answering %s still reads the status, version unknown', async (_name, fault) => {
+    const { sim, url } = await simulate({}, connector('a'));
+    sim.inject({ path: '/', ...fault });
+    const snapshot = await readCluster(client({ url }), READ);
+    expect(snapshot.error).toBeUndefined();
+    expect(snapshot.version).toBeUndefined();
+    expect(snapshot.connectors.map((c) => c.name)).toEqual(['a']);
+    expect(snapshot.warning).toMatch(/^version unknown \(test: GET \/ → /);
   });
 
   it('a refused connection is UNREACHABLE', async () => {
