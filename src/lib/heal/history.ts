@@ -42,6 +42,8 @@ interface HistoryEntity {
  */
 export class TableHistoryStore implements HistoryStore {
   private readonly etags = new Map<string, string>();
+  /** Per cluster, the rows of the old key encoding read by the last load, for the next save to move. */
+  private readonly legacy = new Map<string, LegacyRow[]>();
   private table: Promise<void> | undefined;
   /** The deadline of the save in progress, passed to every call it makes. */
   private signal: AbortSignal | undefined;
@@ -58,19 +60,39 @@ export class TableHistoryStore implements HistoryStore {
     return new TableHistoryStore(new TableClient(storage.tableServiceUri, HISTORY_TABLE, createCredential(storage.clientId), options));
   }
 
-  /** Reads one cluster's history; creates nothing (a table not created yet is an empty history). */
+  /**
+   * Reads one cluster's history; creates nothing (a table not created yet is an empty history). Rows written
+   * with the old percent-encoded keys are read too until `save` has moved them (see LEGACY_MOVED).
+   */
   async load(cluster: string, signal?: AbortSignal): Promise<Map<TargetKey, TargetHistory>> {
     const partitionKey = encodeKey(cluster);
+    const legacyPartition = legacyEncode(cluster);
     const history = new Map<TargetKey, TargetHistory>();
-    try {
-      for await (const e of this.client.listEntities<HistoryEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` }, ...(signal && { abortSignal: signal }) })) {
+    const legacy: LegacyRow[] = [];
+    let moved = false;
+    const read = async (pk: string) => {
+      for await (const e of this.client.listEntities<HistoryEntity>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` }, ...(signal && { abortSignal: signal }) })) {
         if (!e.rowKey) continue;
-        history.set(decodeKey(e.rowKey), fromEntity(e));
-        if (e.etag) this.etags.set(etagKey(partitionKey, e.rowKey), e.etag);
+        if (e.rowKey === LEGACY_MOVED) moved = true;
+        // Old keys always hold a `%` (encodeURIComponent turned the `:` of every target key into %3A).
+        else if (e.rowKey.includes('%')) legacy.push({ partitionKey: pk, rowKey: e.rowKey, key: decodeURIComponent(e.rowKey), history: fromEntity(e) });
+        else {
+          history.set(decodeKey(e.rowKey), fromEntity(e));
+          if (e.etag) this.etags.set(etagKey(pk, e.rowKey), e.etag);
+        }
       }
+    };
+    try {
+      await read(partitionKey);
+      if (!moved && legacyPartition !== partitionKey) await read(legacyPartition);
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 404) return history;
       throw err;
+    }
+    this.legacy.delete(cluster);
+    if (!moved && legacy.length > 0) {
+      for (const row of legacy) if (!history.has(row.key)) history.set(row.key, row.history);
+      this.legacy.set(cluster, legacy);
     }
     return history;
   }
@@ -79,10 +101,18 @@ export class TableHistoryStore implements HistoryStore {
     this.signal = signal;
     await this.ensureTable();
     const partitionKey = encodeKey(cluster);
+    const legacy = this.legacy.get(cluster) ?? [];
+    const moving = new Set(legacy.map((r) => r.key));
     const writes: Array<[TargetKey, TargetHistory | undefined]> = [];
-    for (const [key, h] of after) if (!sameHistory(before.get(key), h)) writes.push([key, h]);
-    for (const key of before.keys()) if (!after.has(key)) writes.push([key, undefined]);
+    // A target read from an old row is written under its new key even if nothing changed.
+    for (const [key, h] of after) if (moving.has(key) || !sameHistory(before.get(key), h)) writes.push([key, h]);
+    for (const key of before.keys()) if (!after.has(key) && !moving.has(key)) writes.push([key, undefined]);
     await mapLimit(writes, 16, ([key, h]) => this.write(partitionKey, encodeKey(key), h));
+    if (legacy.length === 0) return;
+    // Deleting an old row may fail where the service decodes its `%` twice: the marker keeps it unread anyway.
+    await mapLimit(legacy, 16, (row) => this.client.deleteEntity(row.partitionKey, row.rowKey, this.options()).catch(() => undefined));
+    await this.client.upsertEntity({ partitionKey, rowKey: LEGACY_MOVED, attempts: 0 }, 'Replace', this.options());
+    this.legacy.delete(cluster);
   }
 
   private ensureTable(): Promise<void> {
@@ -174,13 +204,35 @@ function sameHistory(a: TargetHistory | undefined, b: TargetHistory): boolean {
   return !!a && a.attempts === b.attempts && a.lastAttempt === b.lastAttempt && a.healthySince === b.healthySince && a.unassignedSince === b.unassignedSince;
 }
 
-/** Table keys may not hold / \ # ? or control characters; percent-encoding removes them all. */
+/**
+ * Table keys may not hold / \ # ? or control characters, and a `%` is decoded twice by some Table service
+ * operations (get, update, delete). Keys stay readable: those characters, and `~` itself, become `~XX`
+ * (hex); C1 controls and lone surrogates (which UTF-8 cannot carry) become `~uXXXX`; the rest stays as is.
+ */
 export function encodeKey(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f/\\#?%~]|[\x80-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x80 ? `~${code.toString(16).padStart(2, '0')}` : `~u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+export function decodeKey(text: string): string {
+  return text.replace(/~u([0-9a-f]{4})|~([0-9a-f]{2})/g, (_, wide: string | undefined, narrow: string | undefined) => String.fromCharCode(parseInt(wide ?? narrow!, 16)));
+}
+
+/** The keys of the first versions: read, moved to the new keys on the next save, never written. */
+function legacyEncode(text: string): string {
   return encodeURIComponent(text);
 }
 
-function decodeKey(text: string): string {
-  return decodeURIComponent(text);
+/** The row that says a cluster's old rows were moved: from then on they are not read, even if a delete failed. */
+const LEGACY_MOVED = '~legacy-keys-moved';
+
+interface LegacyRow {
+  readonly partitionKey: string;
+  readonly rowKey: string;
+  readonly key: TargetKey;
+  readonly history: TargetHistory;
 }
 
 function etagKey(partitionKey: string, rowKey: string): string {

@@ -1,6 +1,7 @@
 import { TableClient } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
-import { HISTORY_TABLE, TableHistoryStore, merge } from '../../../src/lib/heal/history';
+import fc from 'fast-check';
+import { HISTORY_TABLE, TableHistoryStore, decodeKey, encodeKey, merge } from '../../../src/lib/heal/history';
 import type { TargetHistory } from '../../../src/lib/heal/policy';
 import { testStorage } from '../../fakes/azurite';
 
@@ -62,5 +63,111 @@ describe('TableHistoryStore against Azurite', () => {
       }),
     );
     await expect(down.load('any')).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+/** Every character the Table service refuses in a key, or decodes twice (`%`). */
+const FORBIDDEN = /[%/\\#?\x00-\x1f\x7f-\x9f]/;
+
+describe('table keys', () => {
+  it.each([
+    ['orders sink ✓ 100%', 'orders sink ✓ 100~25'],
+    ['a/b\\c#d?e', 'a~2fb~5cc~23d~3fe'],
+    ['tilde~kept apart', 'tilde~7ekept apart'],
+    ['t:3:jdbc-sink', 't:3:jdbc-sink'],
+    ['.', '.'],
+    ['ctrl\u0001 and NEL\u0085', 'ctrl~01 and NEL~u0085'],
+    ['lone \ud800 surrogate', 'lone ~ud800 surrogate'],
+    ['pair 😀 kept', 'pair 😀 kept'],
+  ])('%j is stored as %j', (name, key) => {
+    expect(encodeKey(name)).toBe(key);
+    expect(decodeKey(key)).toBe(name);
+  });
+
+  it('round-trips any string of UTF-16 code units, and no key holds % / \\ # ? or a control character', () => {
+    const awkward = fc.constantFrom('%', '/', '\\', '#', '?', '~', '~2f', '~u0041', '\u0000', '\u001f', '\u007f', '\u0085', '\ud800', '\udc00', '😀', 'é', ' ', '.');
+    const unit = fc.oneof(awkward, fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)));
+    const seen = { forbidden: 0, loneSurrogate: 0, escapeLookalike: 0 };
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 40 }).map((units) => units.join('')), (name) => {
+        if (FORBIDDEN.test(name)) seen.forbidden++;
+        if (/[\ud800-\udfff]/.test(name.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))) seen.loneSurrogate++;
+        if (/~(u[0-9a-f]{4}|[0-9a-f]{2})/.test(name)) seen.escapeLookalike++;
+        const key = encodeKey(name);
+        expect(key).not.toMatch(FORBIDDEN);
+        expect(key.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '')).not.toMatch(/[\ud800-\udfff]/);
+        expect(decodeKey(key)).toBe(name);
+      }),
+      { numRuns: 5_000 },
+    );
+    // The edges were reached, not just the easy middle.
+    expect(seen.forbidden).toBeGreaterThan(500);
+    expect(seen.loneSurrogate).toBeGreaterThan(100);
+    expect(seen.escapeLookalike).toBeGreaterThan(50);
+  });
+
+  it('round-trips awkward names through Azurite', async () => {
+    const cluster = unique('eu%20west/1 ~ #?');
+    const history = new Map<string, TargetHistory>(
+      ['100% done', 'a%2Fb', '~7e', '..', 'ctl\u0001', 'nel\u0085', 'lone\ud800', 'ünï 😀', 'slash/back\\hash#q?'].map((name, i) => [`t:${i}:${name}`, { attempts: i + 1, lastAttempt: `2026-11-22T08:0${i}:00.000Z` }]),
+    );
+    const s = store();
+    await s.save(cluster, new Map(), history);
+    const loaded = await store().load(cluster);
+    expect(loaded).toEqual(history);
+    // Updated and deleted by key too (the operations that decode `%` twice).
+    const next = new Map([...loaded].slice(0, 4).map(([k, h]) => [k, { ...h, attempts: h.attempts + 10 }] as const));
+    await s.save(cluster, await s.load(cluster), next);
+    expect(await store().load(cluster)).toEqual(next);
+  });
+});
+
+describe('rows written with the old percent-encoded keys', () => {
+  const raw = () => TableClient.fromConnectionString(testStorage(), HISTORY_TABLE, { allowInsecureConnection: true });
+
+  async function writeLegacy(cluster: string, rows: Array<[string, TargetHistory]>): Promise<void> {
+    const client = raw();
+    await client.createTable();
+    for (const [key, h] of rows) await client.createEntity({ partitionKey: encodeURIComponent(cluster), rowKey: encodeURIComponent(key), ...h });
+  }
+
+  async function keysOf(cluster: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const e of raw().listEntities()) if (e.partitionKey === encodeKey(cluster) || e.partitionKey === encodeURIComponent(cluster)) out.push(`${e.partitionKey}|${e.rowKey}`);
+    return out.sort();
+  }
+
+  it('are read, moved to the new keys on the next save, and deleted', async () => {
+    const cluster = unique('prod eu');
+    const old: Array<[string, TargetHistory]> = [
+      ['t:1:orders sink ✓', { attempts: 3, lastAttempt: '2026-11-22T08:00:00.000Z' }],
+      ['c:a/b', { attempts: 1, lastAttempt: '2026-11-22T08:01:00.000Z' }],
+    ];
+    await writeLegacy(cluster, old);
+    const s = store();
+    const loaded = await s.load(cluster);
+    expect(loaded).toEqual(new Map(old));
+    await s.save(cluster, loaded, loaded); // nothing changed, and still moved
+    const keys = await keysOf(cluster);
+    expect(keys).toEqual([`${encodeKey(cluster)}|${encodeKey('c:a/b')}`, `${encodeKey(cluster)}|${encodeKey('t:1:orders sink ✓')}`, `${encodeKey(cluster)}|~legacy-keys-moved`].sort());
+    expect(keys.join('\n')).not.toContain('%');
+    expect(await store().load(cluster)).toEqual(new Map(old));
+  });
+
+  it('are never read again once moved, even if one could not be deleted', async () => {
+    const cluster = unique('stuck');
+    await writeLegacy(cluster, [['c:x', { attempts: 2, lastAttempt: '2026-11-22T08:00:00.000Z' }]]);
+    const s = store();
+    await s.save(cluster, await s.load(cluster), new Map()); // healthy since: forgotten
+    // As if the service had refused to delete it (the double-decoded `%`): it comes back.
+    await writeLegacy(cluster, [['c:x', { attempts: 2, lastAttempt: '2026-11-22T08:00:00.000Z' }]]);
+    expect(await store().load(cluster)).toEqual(new Map());
+  });
+
+  it('lose to a row under the new key for the same target', async () => {
+    const cluster = unique('both');
+    await writeLegacy(cluster, [['c:x', { attempts: 1, lastAttempt: '2026-11-22T07:00:00.000Z' }]]);
+    await raw().createEntity({ partitionKey: encodeKey(cluster), rowKey: encodeKey('c:x'), attempts: 4, lastAttempt: '2026-11-22T08:00:00.000Z' });
+    expect((await store().load(cluster)).get('c:x')).toEqual({ attempts: 4, lastAttempt: '2026-11-22T08:00:00.000Z' });
   });
 });
