@@ -75,7 +75,8 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const reads = deps.clients.map((client) => readCluster(client, { maxTraceBytes, signal: connectDeadline }));
   const heals = deps.clients.map(async (client, i) => {
     const snapshot = await reads[i]!;
-    return deps.healer ? deps.healer.heal(client, snapshot, started, connectDeadline) : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
+    // The history save gets the upload slice: it must outlive the Connect deadline that may have cut a restart.
+    return deps.healer ? deps.healer.heal(client, snapshot, started, connectDeadline, shipDeadline) : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
   });
   const snapshots = await Promise.all(reads);
   const memoryPlan = deps.rowMemory?.plan(started);

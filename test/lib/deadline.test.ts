@@ -5,9 +5,10 @@ import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../../src/lib/demo/scenario';
 import { Delivery } from '../../src/lib/logs/delivery';
 import { Healer } from '../../src/lib/heal/healer';
-import { MemoryHistoryStore } from '../../src/lib/heal/history';
+import { MemoryHistoryStore, TableHistoryStore } from '../../src/lib/heal/history';
 import { loadConfig } from '../../src/lib/config';
 import { runTick, summarizeTick } from '../../src/lib/tick';
+import { testStorage } from '../fakes/azurite';
 import { issueCertificate, makeCertificateAuthority } from '../fakes/tls';
 import { memorySink } from '../helpers/sinks';
 
@@ -70,6 +71,28 @@ describe('the tick deadline', () => {
     const restarted = next.healings[0]!.outcomes.filter((o) => o.outcome === 'restarted');
     expect(restarted.length).toBeGreaterThanOrEqual(deferred);
     expect(next.deadlineReached).toBe(false);
+  });
+
+  // The save reused the Connect deadline that had just cut the restart: "history unavailable", and on a fresh
+  // worker attempt 1 repeated every tick, so the backoff never grew.
+  it('saves a restart cut off by the Connect deadline, so the next worker backs off from it', async () => {
+    const sim = new ConnectSimulator({ version: '3.7.0' }).add(...generatedConnectors(1, 1, 1)).inject({ method: 'POST', path: /restart/, delayMs: 3_000 });
+    const client = await cluster(`cut-${Math.random().toString(36).slice(2, 8)}`, sim);
+    const T0 = Date.parse('2026-11-22T08:00:00.000Z');
+    const tick = (minute: number) => {
+      const healer = new Healer({ mode: 'on', policy, store: TableHistoryStore.fromConfig({ kind: 'connection-string', connectionString: testStorage() }), retryDelaysMs: [] });
+      return runTick({ clients: [client], healer, now: () => new Date(T0 + minute * 60_000), delivery: new Delivery(memorySink(), undefined), budgetMs: 1_500 });
+    };
+    const attempts = [];
+    for (const minute of [0, 3, 8]) {
+      const result = await tick(minute);
+      const outcomes = result.healings[0]!.outcomes;
+      expect(outcomes.map((o) => o.outcome)).not.toContain('history-unavailable');
+      attempts.push(outcomes.map((o) => `${o.outcome} ${o.attempt}`).join(', '));
+    }
+    // Restart 1 at minute 0 (cut off, counted); at minute 3 the 2-minute wait is over: restart 2; at minute 8
+    // the 6-minute wait after it is not.
+    expect(attempts).toEqual(['failed 1', 'failed 2', 'deferred-backoff 2']);
   });
 
   it('reads a pre-2.3 cluster until the deadline, then reports it cut short', async () => {

@@ -68,7 +68,11 @@ export class Healer {
     return decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded }).decisions;
   }
 
-  async heal(client: ConnectClient, snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal): Promise<ClusterHealing> {
+  /**
+   * `signal` bounds the Connect calls; `saveSignal`, which ends later, the history save that must follow
+   * them: a restart cut off by the Connect deadline still counts, and is only counted once it is saved.
+   */
+  async heal(client: ConnectClient, snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal, saveSignal: AbortSignal | undefined = signal): Promise<ClusterHealing> {
     const cluster = snapshot.cluster;
     if (this.options.mode === 'off' || snapshot.error) return { cluster, outcomes: [], restartCalls: 0 };
     const { history, stored, degraded, problem } = await this.load(cluster, signal);
@@ -100,7 +104,7 @@ export class Healer {
       if (degraded) this.unsaved.add(cluster);
       else {
         try {
-          await this.options.store.save(cluster, stored, next, signal);
+          await this.options.store.save(cluster, stored, next, saveSignal);
           this.unsaved.delete(cluster);
         } catch (err) {
           this.unsaved.add(cluster);
