@@ -42,10 +42,12 @@ export const DEFAULT_MAX_TRACE_BYTES = 32 * 1024;
 export const DEFAULT_BUDGET_MS = 240_000;
 /** Connect work stops this long before the budget ends: time to ship what was read. */
 const CONNECT_RESERVE_MS = 60_000;
-/** Uploads stop this long before the budget ends: time to spool what they could not ship. */
+/** No upload starts this long before the budget ends: time to finish those in flight and spool the rest. */
 const SPOOL_RESERVE_MS = 15_000;
+/** Uploads still in flight are cut this long before the budget ends: time to spool them. */
+const CUT_RESERVE_MS = 5_000;
 
-const NOTHING: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, dropped: [], problems: [] };
+const NOTHING: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, spooledBecause: [], dropped: [], problems: [] };
 
 /**
  * One monitor tick: read every cluster at once (one's failure never stops the others), heal what the
@@ -64,10 +66,14 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   // next, and the last seconds keep what could not be shipped (the spool) and the monitor's own rows.
   const budgetMs = deps.budgetMs ?? DEFAULT_BUDGET_MS;
   const spoolDeadline = AbortSignal.timeout(budgetMs);
+  const cutDeadline = AbortSignal.timeout(Math.max(budgetMs - CUT_RESERVE_MS, Math.floor(budgetMs * 0.9)));
   const shipDeadline = AbortSignal.timeout(Math.max(budgetMs - SPOOL_RESERVE_MS, Math.floor(budgetMs * 0.8)));
   const connectDeadline = AbortSignal.timeout(Math.max(budgetMs - CONNECT_RESERVE_MS, Math.floor(budgetMs / 2)));
   // Every call in flight listens to these: hundreds at once is by design, not a leak.
-  setMaxListeners(0, spoolDeadline, shipDeadline, connectDeadline);
+  setMaxListeners(0, spoolDeadline, cutDeadline, shipDeadline, connectDeadline);
+  // Uploads start until shipDeadline and may finish until cutDeadline (an upload cut in flight may have
+  // arrived: letting it finish keeps rows from arriving twice); spool writes may run until the end.
+  const shipping = { start: shipDeadline, cut: cutDeadline, spool: spoolDeadline };
 
   const maxTraceBytes = deps.maxTraceBytes ?? DEFAULT_MAX_TRACE_BYTES;
   // Each cluster is healed as soon as it is read (a slow cluster holds up no other's restarts), and the status
@@ -87,19 +93,23 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
 
   // What earlier ticks could not ship goes first, oldest first, but with a quarter of the budget at most:
   // after a long outage, the catch-up must not starve the rows that say how things are now.
-  const replaySignal = AbortSignal.any([shipDeadline, AbortSignal.timeout(Math.floor(budgetMs / 4))]);
-  const replay = delivery ? await delivery.replay(started, replaySignal, spoolDeadline) : NOTHING;
-  const shippingStatus = delivery ? delivery.deliver([{ stream: STATUS_TABLE.stream, rows }], shipDeadline, spoolDeadline) : Promise.resolve(NOTHING);
+  const replayDeadline = {
+    start: AbortSignal.any([shipDeadline, AbortSignal.timeout(Math.floor(budgetMs / 4))]),
+    cut: AbortSignal.any([cutDeadline, AbortSignal.timeout(Math.floor(budgetMs * 0.35))]),
+    spool: spoolDeadline,
+  };
+  const replay = delivery ? await delivery.replay(started, replayDeadline) : NOTHING;
+  const shippingStatus = delivery ? delivery.deliver([{ stream: STATUS_TABLE.stream, rows }], shipping) : Promise.resolve(NOTHING);
   const healings = await Promise.all(heals);
   const healed = healings.flatMap((h) => healingRows(stamp, h));
   const status = await shippingStatus;
   // The plan's memory (traces sent, the hourly detail) holds only if the rows went out or were kept.
   if (status.dropped.length === 0 && memoryPlan) deps.rowMemory?.commit(memoryPlan);
-  const main = combine(status, delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipDeadline, spoolDeadline) : NOTHING);
+  const main = combine(status, delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipping) : NOTHING);
   const deadlineReached = connectDeadline.aborted || shipDeadline.aborted;
   const notDone = deadlineReached ? describeNotDone(snapshots, healings, budgetMs) : undefined;
   const own = monitorRows(stamp, combine(replay, main), notDone);
-  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], spoolDeadline, spoolDeadline) : NOTHING;
+  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], { start: cutDeadline, cut: spoolDeadline, spool: spoolDeadline }) : NOTHING;
   const report = combine(replay, main, ownReport);
 
   return {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
  * Storage accounts made for the run (AZURITE_ACCOUNTS), so no key lives in the repository. Test files that
  * spool or replay rows get an account of their own: one file's spooled rows never reach another's sink.
  */
-export const ACCOUNTS = ['kcmshared', 'kcmcli', 'kcmfunction', 'kcmoutage', 'kcmfaults', 'kcmcanary', 'kcmspare'] as const;
+export const ACCOUNTS = ['kcmshared', 'kcmcli', 'kcmfunction', 'kcmoutage', 'kcmfaults', 'kcmcanary', 'kcmspare', 'kcmreplay', 'kcmsoak'] as const;
 export type TestAccount = (typeof ACCOUNTS)[number];
 
 export interface Azurite {

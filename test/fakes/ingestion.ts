@@ -31,6 +31,12 @@ export class IngestionFake {
   down: CannedAnswer | undefined;
   /** Requests answered, including refused ones. */
   requests = 0;
+  /** Each request waits this long before it is answered (a slow endpoint). */
+  delayMs = 0;
+  /** Requests are read but never answered (an endpoint that hangs). */
+  hang = false;
+  /** Requests whose client gave up before the answer: their rows were not accepted. */
+  abandoned = 0;
   private server: Server | undefined;
 
   constructor(private readonly expectedToken: string) {}
@@ -59,7 +65,11 @@ export class IngestionFake {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
+      // The rows count as accepted only with the answer: a request its client cut before then is not.
+      if (this.hang) return void res.on('close', () => this.abandoned++);
+      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      if (res.destroyed || req.socket.destroyed) return void this.abandoned++;
       const url = new URL(req.url ?? '/', 'https://fake');
       const m = /^\/dataCollectionRules\/([^/]+)\/streams\/([^/]+)$/.exec(url.pathname);
       if (req.method !== 'POST' || !m) return json(res, 404, { error: { code: 'NotFound', message: 'no such route' } });

@@ -1,7 +1,7 @@
 import { ensureError } from '../errors';
-import type { RowSink, ShipResult } from './ingestion';
+import type { RowSink, ShipDeadline, ShipResult } from './ingestion';
 import { clip } from '../redact';
-import type { Spool } from './spool';
+import type { Spool, SpoolClaim, SpoolEntry } from './spool';
 
 /** Rows given up on, and why: each becomes a `monitor` row so the loss itself is on record. */
 export interface Drop {
@@ -15,9 +15,21 @@ export interface DeliveryReport {
   readonly shipped: readonly ShipResult[];
   readonly replayed: number;
   readonly spooled: number;
+  /** Why the spooled rows were not shipped: one entry per reason, with its row count. */
+  readonly spooledBecause: readonly SpoolReason[];
   readonly dropped: readonly Drop[];
   /** The spool itself failing: one line each. */
   readonly problems: readonly string[];
+}
+
+export interface SpoolReason {
+  readonly rows: number;
+  readonly reason: string;
+}
+
+/** The ship deadline, and `spool`, which ends later: the spool writes that must follow an upload. */
+export interface DeliveryDeadline extends ShipDeadline {
+  readonly spool?: AbortSignal;
 }
 
 export interface DeliveryLimits {
@@ -29,7 +41,7 @@ export interface DeliveryLimits {
 
 export const DEFAULT_LIMITS: DeliveryLimits = { maxAgeMs: 47 * 3_600_000, maxBytes: 200 * 1024 * 1024 };
 
-const EMPTY: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, dropped: [], problems: [] };
+const EMPTY: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, spooledBecause: [], dropped: [], problems: [] };
 
 /**
  * Ships rows so that an ingestion outage loses none: what fails with a retryable error is spooled in the
@@ -46,50 +58,62 @@ export class Delivery {
 
   /**
    * Sends what earlier ticks spooled, oldest first, with their original TimeGenerated. A stream whose batch
-   * still cannot go is left for a later tick (its order kept); the other streams go on. `signal` bounds the
-   * uploads; `spoolSignal`, which ends later, the spool writes that must follow an upload.
+   * still cannot go is left for a later tick (its order kept); the other streams go on, and so does the
+   * replay when one batch fails. Each batch is claimed (a lease renewed while its upload runs), shipped, what
+   * is left is spooled again, then the batch is removed.
    */
-  async replay(now: Date, signal?: AbortSignal, spoolSignal?: AbortSignal): Promise<DeliveryReport> {
+  async replay(now: Date, deadline: DeliveryDeadline = {}): Promise<DeliveryReport> {
     if (!this.spool) return EMPTY;
     const spool = this.spool;
     const dropped: Drop[] = [];
+    const problems: string[] = [];
+    const spooledBecause: SpoolReason[] = [];
     const blocked = new Set<string>();
     let replayed = 0;
     let spooled = 0;
+    let entries: SpoolEntry[];
     try {
-      for (const entry of await spool.list(signal)) {
-        if (signal?.aborted) break;
-        if (blocked.has(entry.stream)) continue;
+      entries = await spool.list(deadline.start);
+    } catch (err) {
+      return { ...EMPTY, problems: [`spool not replayed: ${this.describe(err)}`] };
+    }
+    for (const entry of entries) {
+      if (deadline.start?.aborted) break;
+      if (blocked.has(entry.stream)) continue;
+      let claim: SpoolClaim | undefined;
+      try {
         // Another run (the CLI next to the function) may be replaying it: never both.
-        const claim = await spool.claim(entry, signal);
+        claim = await spool.claim(entry, deadline.start);
         if (!claim) continue;
-        const rows = await spool.read(entry, signal);
+        const rows = await spool.read(entry, deadline.start);
         const { fresh, stale } = splitByAge(rows, now, this.limits.maxAgeMs);
         if (stale > 0) dropped.push({ stream: entry.stream, rows: stale, reason: 'spooled for more than 47 h: Log Analytics would stamp them with their arrival time' });
-        const result = await this.sink.ship(entry.stream, fresh, signal);
+        const result = await this.sink.ship(entry.stream, fresh, deadline);
         const retry = result.failures.filter((f) => f.retryable).flatMap((f) => f.logs);
         dropped.push(...badData(entry.stream, result));
-        // What is left is written before the blob goes: a crash in between replays twice rather than never.
-        await spool.put(entry.stream, retry, spoolSignal);
-        await spool.remove(entry, claim, spoolSignal);
+        // What is left is written before the batch goes: a crash in between replays twice rather than never.
+        await spool.put(entry.stream, retry, deadline.spool);
+        await spool.remove(entry, claim, deadline.spool);
+        claim = undefined;
         replayed += result.sent;
         spooled += retry.length;
+        spooledBecause.push(...reasonsOf(result));
         if (retry.length > 0) blocked.add(entry.stream); // this stream's outage goes on
+      } catch (err) {
+        await claim?.release();
+        problems.push(`spooled batch ${entry.name} not replayed: ${this.describe(err)}`);
+        blocked.add(entry.stream); // keep its order: nothing newer of this stream goes before it
       }
-    } catch (err) {
-      return { shipped: [], replayed, spooled, dropped, problems: [`spool not fully replayed: ${this.describe(err)}`] };
     }
-    return { shipped: [], replayed, spooled, dropped, problems: [] };
+    return { shipped: [], replayed, spooled, spooledBecause: mergeReasons(spooledBecause), dropped, problems };
   }
 
-  /**
-   * Ships each batch within `signal`; spools what may pass later (within `spoolSignal`), drops on record what
-   * never will.
-   */
-  async deliver(batches: ReadonlyArray<{ stream: string; rows: readonly object[] }>, signal?: AbortSignal, spoolSignal?: AbortSignal): Promise<DeliveryReport> {
-    const shipped = await Promise.all(batches.filter((b) => b.rows.length > 0).map((b) => this.sink.ship(b.stream, b.rows, signal)));
+  /** Ships each batch; spools what may pass later, drops on record what never will. */
+  async deliver(batches: ReadonlyArray<{ stream: string; rows: readonly object[] }>, deadline: DeliveryDeadline = {}): Promise<DeliveryReport> {
+    const shipped = await Promise.all(batches.filter((b) => b.rows.length > 0).map((b) => this.sink.ship(b.stream, b.rows, deadline)));
     const dropped: Drop[] = shipped.flatMap((r) => badData(r.stream, r));
     const problems: string[] = [];
+    const spooledBecause: SpoolReason[] = [];
     let spooled = 0;
     for (const result of shipped) {
       const retry = result.failures.filter((f) => f.retryable).flatMap((f) => f.logs);
@@ -99,20 +123,21 @@ export class Delivery {
         continue;
       }
       try {
-        await this.spool.put(result.stream, retry, spoolSignal);
+        await this.spool.put(result.stream, retry, deadline.spool);
         spooled += retry.length;
+        spooledBecause.push(...reasonsOf(result));
       } catch (err) {
         dropped.push({ stream: result.stream, rows: retry.length, reason: `not shipped, and the spool failed: ${this.describe(err)}` });
       }
     }
     if (spooled > 0) {
       try {
-        dropped.push(...(await this.enforceSize(spoolSignal)));
+        dropped.push(...(await this.enforceSize(deadline.spool)));
       } catch (err) {
         problems.push(`spool size not checked: ${this.describe(err)}`);
       }
     }
-    return { shipped, replayed: 0, spooled, dropped, problems };
+    return { shipped, replayed: 0, spooled, spooledBecause: mergeReasons(spooledBecause), dropped, problems };
   }
 
   /** Keeps the spool under its cap by removing the oldest batches. */
@@ -151,7 +176,19 @@ export function combine(...reports: readonly DeliveryReport[]): DeliveryReport {
     shipped: reports.flatMap((r) => r.shipped),
     replayed: reports.reduce((n, r) => n + r.replayed, 0),
     spooled: reports.reduce((n, r) => n + r.spooled, 0),
+    spooledBecause: mergeReasons(reports.flatMap((r) => r.spooledBecause)),
     dropped: reports.flatMap((r) => r.dropped),
     problems: reports.flatMap((r) => r.problems),
   };
+}
+
+/** The retryable failures of a result, by reason. */
+function reasonsOf(result: ShipResult): SpoolReason[] {
+  return result.failures.filter((f) => f.retryable).map((f) => ({ rows: f.rows, reason: f.reason }));
+}
+
+function mergeReasons(reasons: readonly SpoolReason[]): SpoolReason[] {
+  const byReason = new Map<string, number>();
+  for (const r of reasons) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + r.rows);
+  return [...byReason].map(([reason, rows]) => ({ rows, reason }));
 }

@@ -3,6 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { LogsIngestionClient, isAggregateLogsUploadError } from '@azure/monitor-ingestion';
 import type { IngestionConfig } from '../config';
 import { ensureError, oneLine } from '../errors';
+import { mapLimit } from '../concurrency';
 import { clip } from '../redact';
 
 /** One chunk the Logs Ingestion API refused: what it said, and the rows it held. */
@@ -23,14 +24,24 @@ export interface ShipResult {
   readonly failures: readonly ShipFailure[];
 }
 
+/** When shipping stops: no upload starts once `start` has fired; one in flight is cut at `cut` (default `start`). */
+export interface ShipDeadline {
+  readonly start?: AbortSignal;
+  readonly cut?: AbortSignal;
+}
+
 /** Where rows go. A failure is data in the result, never a throw: the tick's other work goes on. */
 export interface RowSink {
-  ship(stream: string, rows: readonly object[], signal?: AbortSignal): Promise<ShipResult>;
+  ship(stream: string, rows: readonly object[], deadline?: ShipDeadline): Promise<ShipResult>;
 }
 
 /** The Logs Ingestion API through a Data Collection Rule, authenticated by managed identity. */
 /** Scope of the Logs Ingestion API's tokens. */
 const MONITOR_SCOPE = 'https://monitor.azure.com/.default';
+/** The Logs Ingestion API takes at most 1 MB per call; the SDK counts 1,000,000 bytes, and so do we. */
+export const MAX_BATCH_BYTES = 1_000_000;
+/** Batches in flight at once, per stream. */
+const UPLOAD_CONCURRENCY = 4;
 /** A first token takes well under a second in Azure; a token endpoint that is down must not eat the tick. */
 const TOKEN_TIMEOUT_MS = 20_000;
 /** After a token failure, fail fast for a while rather than wait again for every batch of the tick. */
@@ -50,24 +61,33 @@ export class LogsIngestionSink implements RowSink {
     this.client = new LogsIngestionClient(config.endpoint, credential, { ...(retryOptions && { retryOptions }) });
   }
 
-  async ship(stream: string, rows: readonly object[], signal?: AbortSignal): Promise<ShipResult> {
+  async ship(stream: string, rows: readonly object[], deadline: ShipDeadline = {}): Promise<ShipResult> {
     if (rows.length === 0) return { stream, sent: 0, failed: 0, failures: [] };
     // The token first, within a time limit: nothing is sent without one, so these rows can safely be
     // spooled, where an upload cut short half-way could have sent some of them already.
-    const noToken = await this.authenticate(signal);
+    const noToken = await this.authenticate(deadline.start);
     if (noToken) return { stream, sent: 0, failed: rows.length, failures: [{ rows: rows.length, logs: rows, retryable: true, reason: noToken }] };
-    const logs = rows as Record<string, unknown>[];
-    try {
-      await this.client.upload(this.config.dcrImmutableId, stream, logs, { maxConcurrency: 4, ...(signal && { abortSignal: signal }) });
-      return { stream, sent: rows.length, failed: 0, failures: [] };
-    } catch (err) {
-      // The SDK's aggregate message is empty ("undefined\n}"): describe each failed chunk ourselves.
-      const failures: ShipFailure[] = isAggregateLogsUploadError(err)
-        ? err.errors.map((e) => ({ rows: e.failedLogs.length, logs: e.failedLogs, ...describeCause(e.cause, this.secrets) }))
-        : [{ rows: rows.length, logs: rows, ...describeCause(ensureError(err), this.secrets) }];
-      const failed = Math.min(rows.length, failures.reduce((n, f) => n + f.rows, 0));
-      return { stream, sent: rows.length - failed, failed, failures };
-    }
+    const { batches, oversized } = splitBatches(rows as Record<string, unknown>[], MAX_BATCH_BYTES);
+    const cut = deadline.cut ?? deadline.start;
+    // One SDK call per batch, each one chunk: its outcome is this batch's, and no row is counted as sent that
+    // the endpoint did not acknowledge. (Given many chunks, the SDK stops at its abort signal without
+    // uploading or reporting the chunks still queued.)
+    const outcomes = await mapLimit(batches, UPLOAD_CONCURRENCY, async (batch): Promise<ShipFailure | undefined> => {
+      if (deadline.start?.aborted) return { rows: batch.length, logs: batch, retryable: true, reason: 'not sent: the upload deadline of the tick had passed' };
+      try {
+        await this.client.upload(this.config.dcrImmutableId, stream, batch, { maxConcurrency: 1, ...(cut && { abortSignal: cut }) });
+        return undefined;
+      } catch (err) {
+        const cause = isAggregateLogsUploadError(err) ? err.errors[0]?.cause : ensureError(err);
+        if (cut?.aborted) {
+          return { rows: batch.length, logs: batch, retryable: true, reason: 'cut off by the tick deadline before the endpoint answered (if it had already accepted them, they arrive twice)' };
+        }
+        return { rows: batch.length, logs: batch, ...describeCause(cause ?? ensureError(err), this.secrets) };
+      }
+    });
+    const failures = [...outcomes.filter((f): f is ShipFailure => f !== undefined), ...oversized.map(tooLarge)];
+    const failed = failures.reduce((n, f) => n + f.rows, 0);
+    return { stream, sent: rows.length - failed, failed, failures };
   }
 
   /** Undefined when a token is at hand (MSAL caches it); otherwise why not, in one line. */
@@ -133,6 +153,37 @@ function tokenFailure(cause: Error): Error {
     failed[0] ??
     cause
   );
+}
+
+/**
+ * Rows in batches whose JSON array is at most `maxBytes`, in order. A row that alone is larger could never
+ * be accepted (413): it is set apart, not sent.
+ */
+export function splitBatches<T extends object>(rows: readonly T[], maxBytes: number): { batches: T[][]; oversized: T[] } {
+  const batches: T[][] = [];
+  const oversized: T[] = [];
+  let batch: T[] = [];
+  let bytes = 2; // [ and ]
+  for (const row of rows) {
+    const size = Buffer.byteLength(JSON.stringify(row), 'utf8') + 1; // and its comma
+    if (size + 2 > maxBytes) {
+      oversized.push(row);
+      continue;
+    }
+    if (bytes + size > maxBytes) {
+      batches.push(batch);
+      batch = [];
+      bytes = 2;
+    }
+    batch.push(row);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return { batches, oversized };
+}
+
+function tooLarge(row: object): ShipFailure {
+  return { rows: 1, logs: [row], retryable: false, reason: `a row of ${Buffer.byteLength(JSON.stringify(row), 'utf8')} bytes is over the 1 MB a Logs Ingestion call may carry` };
 }
 
 /** Rows as newline-delimited JSON, for `kc-monitor once` without an ingestion endpoint. */

@@ -158,7 +158,12 @@ export class RowMemory {
 export function monitorRows(stamp: TickStamp, delivery: DeliveryReport, deadline?: string): StatusRow[] {
   const base = { TimeGenerated: stamp.timeGenerated, CorrelationId: stamp.correlationId, Cluster: '', RecordType: 'monitor' as const };
   const rows: StatusRow[] = [];
-  if (delivery.spooled > 0) rows.push({ ...base, State: 'ROWS_SPOOLED', RowCount: delivery.spooled, Detail: `${delivery.spooled} rows could not be shipped and were spooled for the next tick` });
+  if (delivery.spooled > 0) {
+    // Only what the endpoint acknowledged counts as shipped; the rest, and why, is said here.
+    const because = [...delivery.spooledBecause].sort((a, b) => b.rows - a.rows).map((r) => `${r.rows} ${r.reason}`);
+    const detail = `${delivery.spooled} rows were not acknowledged by the Logs Ingestion API and were spooled for the next tick: ${because.join('; ')}`;
+    rows.push({ ...base, State: 'ROWS_SPOOLED', RowCount: delivery.spooled, Detail: detail });
+  }
   if (delivery.replayed > 0) rows.push({ ...base, State: 'ROWS_REPLAYED', RowCount: delivery.replayed, Detail: `${delivery.replayed} rows spooled by earlier ticks were shipped, with their original TimeGenerated` });
   for (const d of delivery.dropped) rows.push({ ...base, State: 'ROWS_DROPPED', RowCount: d.rows, Detail: `${d.rows} rows of ${d.stream} dropped: ${d.reason}` });
   for (const p of delivery.problems) rows.push({ ...base, State: 'SPOOL_FAILED', Detail: p });

@@ -12,9 +12,16 @@ export interface SpoolEntry {
   readonly bytes: number;
 }
 
-/** Proof that this run alone is replaying an entry (a blob lease): another run skips it meanwhile. */
+/**
+ * Proof that this run alone is replaying an entry (a blob lease, renewed while held): another run skips it
+ * meanwhile. `remove` ends it; `release` gives the entry back for a later run to try.
+ */
 export interface SpoolClaim {
   readonly leaseId: string;
+  /** Stops renewing the lease. */
+  end(): void;
+  /** Stops renewing and frees the entry now (best effort: otherwise it frees itself within a minute). */
+  release(): Promise<void>;
 }
 
 /** Rows that could not be shipped, kept durably until a later tick ships them. Listed oldest first. */
@@ -27,7 +34,10 @@ export interface Spool {
   remove(entry: SpoolEntry, claim?: SpoolClaim, signal?: AbortSignal): Promise<void>;
 }
 
-/** Long enough to replay one entry; short enough that a run that died frees it soon. */
+/**
+ * The lease a replay holds, renewed every third of it while the upload runs (an upload can outlast any
+ * finite lease: 60 s is the longest), so it lapses within a minute only when the run holding it died.
+ */
 const CLAIM_SECONDS = 60;
 
 export const SPOOL_CONTAINER = 'kc-monitor-spool';
@@ -39,7 +49,11 @@ export const SPOOL_CONTAINER = 'kc-monitor-spool';
 export class BlobSpool implements Spool {
   private created: Promise<unknown> | undefined;
 
-  constructor(private readonly container: ContainerClient) {}
+  constructor(
+    private readonly container: ContainerClient,
+    /** 15 to 60 (the Blob service's range); shorter in tests that prove the renewal. */
+    private readonly claimSeconds = CLAIM_SECONDS,
+  ) {}
 
   static fromConfig(storage: StorageConfig): BlobSpool {
     // Each try is bounded: a storage account that accepts connections and never answers must not hold the tick.
@@ -87,11 +101,21 @@ export class BlobSpool implements Spool {
 
   async claim(entry: SpoolEntry, signal?: AbortSignal): Promise<SpoolClaim | undefined> {
     try {
-      const lease = await this.container
-        .getBlobClient(entry.name)
-        .getBlobLeaseClient()
-        .acquireLease(CLAIM_SECONDS, { ...(signal && { abortSignal: signal }) });
-      return lease.leaseId ? { leaseId: lease.leaseId } : undefined;
+      const client = this.container.getBlobClient(entry.name).getBlobLeaseClient();
+      const lease = await client.acquireLease(this.claimSeconds, { ...(signal && { abortSignal: signal }) });
+      if (!lease.leaseId) return undefined;
+      // A failed renewal is tried again at the next turn; the lease is still ours until it lapses.
+      const renewal = setInterval(() => void client.renewLease().catch(() => undefined), (this.claimSeconds * 1000) / 3);
+      renewal.unref();
+      const end = () => clearInterval(renewal);
+      return {
+        leaseId: lease.leaseId,
+        end,
+        release: async () => {
+          end();
+          await client.releaseLease().catch(() => undefined);
+        },
+      };
     } catch (err) {
       // 409: another run holds it; 404: it was replayed and removed meanwhile.
       if (err instanceof RestError && (err.statusCode === 409 || err.statusCode === 404)) return undefined;
@@ -108,10 +132,25 @@ export class BlobSpool implements Spool {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
+  /**
+   * Idempotent: a blob already gone is removed. If the claim was lost (renewals failed, the lease lapsed), the
+   * blob is still removed unless another run has leased it since — then that run replays it too, and this
+   * throws to say so.
+   */
   async remove(entry: SpoolEntry, claim?: SpoolClaim, signal?: AbortSignal): Promise<void> {
-    await this.container.getBlockBlobClient(entry.name).deleteIfExists({
-      ...(claim && { conditions: { leaseId: claim.leaseId } }),
-      ...(signal && { abortSignal: signal }),
-    });
+    claim?.end();
+    const blob = this.container.getBlockBlobClient(entry.name);
+    const options = { ...(signal && { abortSignal: signal }) };
+    try {
+      await blob.deleteIfExists({ ...(claim && { conditions: { leaseId: claim.leaseId } }), ...options });
+    } catch (err) {
+      if (!(claim && err instanceof RestError && err.statusCode === 412)) throw err;
+      try {
+        await blob.deleteIfExists(options);
+      } catch (again) {
+        if (again instanceof RestError && again.statusCode === 412) throw new Error(`another run claimed spooled batch ${entry.name} while it was replayed: its rows may be sent twice`);
+        throw again;
+      }
+    }
   }
 }

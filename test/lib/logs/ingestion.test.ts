@@ -24,6 +24,9 @@ describe('LogsIngestionSink', () => {
   });
   beforeEach(() => {
     ingestion.uploads.length = 0;
+    ingestion.delayMs = 0;
+    ingestion.hang = false;
+    ingestion.abandoned = 0;
     identity.requests.length = 0;
     identity.failWith = undefined;
   });
@@ -79,6 +82,52 @@ describe('LogsIngestionSink', () => {
     expect(result.failed).toBe(result.failures[0]?.rows);
     expect(ingestion.rows(STREAM)).toHaveLength(result.sent);
     expect(result.sent).toBeGreaterThan(0);
+  });
+
+  // The SDK, given many chunks and an abort signal, waits for those in flight and returns without uploading
+  // or reporting the ones still queued: 10,000 rows, 1.5 s per request, abort at 1 s → 4 requests, none
+  // accepted, 6,475 "sent". Only what the endpoint acknowledged counts now.
+  it('counts as sent only what the endpoint acknowledged when the deadline stops the upload', async () => {
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ i, Trace: 'x'.repeat(1_000) }));
+    ingestion.delayMs = 1_500;
+    const sink = new LogsIngestionSink({ endpoint, dcrImmutableId: DCR }, createCredential());
+    await sink.ship(STREAM, [{ warm: 'token' }]); // the token is not what this is about
+    ingestion.uploads.length = 0;
+    const result = await sink.ship(STREAM, rows, { start: AbortSignal.timeout(1_000), cut: AbortSignal.timeout(4_000) });
+    const accepted = ingestion.rows(STREAM).length;
+    expect(accepted).toBeGreaterThan(0); // the batches in flight at the deadline were let finish
+    expect(result.sent).toBe(accepted);
+    expect(result.sent + result.failed).toBe(rows.length);
+    expect(result.failures.reduce((n, f) => n + f.logs.length, 0)).toBe(result.failed);
+    expect(result.failures.every((f) => f.retryable)).toBe(true);
+    expect(result.failures.map((f) => f.reason)).toContain('not sent: the upload deadline of the tick had passed');
+    // Every row is either accepted or handed back, never both.
+    const handedBack = new Set(result.failures.flatMap((f) => f.logs.map((r) => (r as { i: number }).i)));
+    expect(ingestion.rows(STREAM).some((r) => handedBack.has(r.i as number))).toBe(false);
+  });
+
+  it('counts nothing as sent when the endpoint never answers, and hands every row back', async () => {
+    const rows = Array.from({ length: 5_000 }, (_, i) => ({ i, Trace: 'y'.repeat(600) }));
+    const sink = new LogsIngestionSink({ endpoint, dcrImmutableId: DCR }, createCredential());
+    await sink.ship(STREAM, [{ warm: 'token' }]);
+    ingestion.uploads.length = 0;
+    ingestion.hang = true;
+    const result = await sink.ship(STREAM, rows, { start: AbortSignal.timeout(500), cut: AbortSignal.timeout(1_000) });
+    expect(result.sent).toBe(0);
+    expect(result.failed).toBe(rows.length);
+    expect(ingestion.uploads).toHaveLength(0);
+    expect(result.failures.map((f) => f.reason)).toContain('cut off by the tick deadline before the endpoint answered (if it had already accepted them, they arrive twice)');
+  });
+
+  it('sends each batch as one call of at most 1 MB, and refuses a row that alone is larger', async () => {
+    const rows = [...Array.from({ length: 3_000 }, (_, i) => ({ i, Trace: 'z'.repeat(990) })), { i: -1, Trace: 'w'.repeat(1_100_000) }];
+    const sink = new LogsIngestionSink({ endpoint, dcrImmutableId: DCR }, createCredential());
+    const result = await sink.ship(STREAM, rows);
+    expect(ingestion.uploads.length).toBeGreaterThanOrEqual(3);
+    for (const u of ingestion.uploads) expect(Buffer.byteLength(JSON.stringify(u.rows))).toBeLessThanOrEqual(1_000_000);
+    expect(ingestion.rows(STREAM).map((r) => r.i as number).sort((a, b) => a - b)).toEqual(rows.slice(0, 3_000).map((r) => r.i));
+    expect(result).toMatchObject({ sent: 3_000, failed: 1 });
+    expect(result.failures[0]).toMatchObject({ rows: 1, retryable: false, reason: expect.stringMatching(/^a row of 1100\d{3} bytes is over the 1 MB/) });
   });
 
   it('reports a token endpoint that refuses, without aborting', async () => {
