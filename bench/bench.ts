@@ -13,6 +13,7 @@ import { loadConfig } from '../src/lib/config';
 import { ConnectSimulator } from '../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../src/lib/demo/scenario';
 import { MemoryHistoryStore } from '../src/lib/heal/history';
+import { redact, safeTrace } from '../src/lib/redact';
 import { createMonitor } from '../src/lib/monitor';
 import type { TickResult } from '../src/lib/tick';
 import { IngestionFake, ManagedIdentityFake } from '../test/fakes/ingestion';
@@ -195,7 +196,51 @@ async function parent(): Promise<void> {
   await Promise.all([identity.stop(), ingestion.stop()]);
 
   const coldStart = measureColdStart();
-  report(sizes, heal, coldStart, performance.now() - benchStarted);
+  const redaction = measureRedaction();
+  report(sizes, heal, coldStart, redaction, performance.now() - benchStarted);
+}
+
+/** Inputs built to make a backtracking rule slow: long runs of what the rules look for, never completed. */
+const ADVERSARIAL: Record<string, string> = {
+  'word.word': 'a1.',
+  'base64 with + and /': 'QUJD+/x',
+  '= runs': '=',
+  'password= without value end': 'password=',
+  'scheme://user: without @': 'ab://u:',
+  'key: pairs': 'key: ',
+  'bearer runs': 'Bearer ',
+  'oracle thin without @': 'jdbc:oracle:thin:u/',
+  'PEM headers without end': '-----BEGIN PRIVATE KEY-----',
+  'mixed a1.a1=a1:a1@': 'a1.a1=a1:a1@',
+};
+
+interface RedactionFigures {
+  readonly family: string;
+  readonly ms16k: number;
+  readonly ms128k: number;
+  readonly ratio: number;
+  /** A 1 MB trace through safeTrace, which cuts to 32 KB before it redacts. */
+  readonly traceMs: number;
+}
+
+/** The redaction's worst cases, each the median of 5 runs, at 16 KB and 128 KB: linear rules give ~8×. */
+function measureRedaction(): RedactionFigures[] {
+  const time = (fn: () => unknown) => {
+    const runs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      fn();
+      runs.push(performance.now() - t);
+    }
+    return runs.sort((a, b) => a - b)[2]!;
+  };
+  return Object.entries(ADVERSARIAL).map(([family, unit]) => {
+    const text = (bytes: number) => unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
+    const ms16k = time(() => redact(text(16 * 1024)));
+    const ms128k = time(() => redact(text(128 * 1024)));
+    const traceMs = time(() => safeTrace(text(1024 * 1024), 32 * 1024));
+    return { family, ms16k, ms128k, ratio: ms128k / Math.max(ms16k, 0.001), traceMs };
+  });
 }
 
 interface ColdStart {
@@ -241,7 +286,7 @@ function measureColdStart(): ColdStart {
   };
 }
 
-function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: ColdStart, elapsedMs: number): void {
+function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: ColdStart, redaction: RedactionFigures[], elapsedMs: number): void {
   const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
   const f1 = (n: number) => n.toFixed(1);
   const lines: string[] = [];
@@ -267,6 +312,13 @@ function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: Co
   say('size (connectors × 4) | GB/month @ 5 min | $/month @ 5 min | GB/month @ 1 min | $/month @ 1 min');
   for (const c of cost) say(`${f0(c.size).padEnd(22)}| ${c.gb5.toFixed(2).padStart(16)} | ${(c.gb5 * PRICE_PER_GB).toFixed(2).padStart(15)} | ${c.gb1.toFixed(2).padStart(16)} | ${(c.gb1 * PRICE_PER_GB).toFixed(2).padStart(15)}`);
 
+  say();
+  say('redaction worst cases (adversarial input, median of 5)   | 16 KB ms | 128 KB ms | 128 KB / 16 KB | 1 MB trace (cut to 32 KB, then redacted) ms');
+  for (const r of redaction) say(`${r.family.padEnd(56)} | ${r.ms16k.toFixed(2).padStart(8)} | ${r.ms128k.toFixed(2).padStart(9)} | ${r.ratio.toFixed(1).padStart(14)} | ${r.traceMs.toFixed(2).padStart(8)}`);
+  const worst = redaction.reduce((a, b) => (b.ms128k > a.ms128k ? b : a));
+  const steepest = redaction.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  const worstTrace = redaction.reduce((a, b) => (b.traceMs > a.traceMs ? b : a));
+
   const largest = sizes.at(-1)!;
   const perThousand = cost.find((c) => c.size === 1_000)!;
   const healDelta = heal.on!.wallMs - heal.off!.wallMs;
@@ -289,6 +341,11 @@ function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: Co
       cold.ratio <= 2.5,
       `${f0(cold.entryMs)} ms vs ${f0(cold.nodeMs)} ms = ${cold.ratio.toFixed(2)}× (entry ${cold.bundleKb} KB); the first tick of a worker then loads the runtime (${cold.runtimeKb} KB): entry + runtime ${f0(cold.firstTickLoadMs)} ms = ${(cold.firstTickLoadMs / cold.nodeMs).toFixed(2)}×`,
     ],
+    [
+      'redaction linear: the worst 128 KB adversarial input ≤ 100 ms and ≤ 16× its 16 KB time',
+      worst.ms128k <= 100 && steepest.ratio <= 16,
+      `worst ${worst.ms128k.toFixed(1)} ms (${worst.family}); steepest ${steepest.ratio.toFixed(1)}× (${steepest.family}); a 1 MB trace at most ${worstTrace.traceMs.toFixed(1)} ms (${worstTrace.family})`,
+    ],
   ];
   say();
   say('budgets');
@@ -300,7 +357,7 @@ function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: Co
   process.stdout.write(`${lines.join('\n')}\n`);
 
   mkdirSync('bench/results', { recursive: true });
-  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, latencyMs: LATENCY_MS, sizes, heal, cost, coldStart: cold, budgets: budgets.map(([name, ok, detail]) => ({ name, ok, detail })) }, null, 2);
+  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, latencyMs: LATENCY_MS, sizes, heal, cost, coldStart: cold, redaction, budgets: budgets.map(([name, ok, detail]) => ({ name, ok, detail })) }, null, 2);
   writeFileSync('bench/results/latest.json', json);
   writeFileSync(`bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, json);
   if (budgets.some(([, ok]) => !ok)) process.exitCode = 1;
