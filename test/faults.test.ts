@@ -198,7 +198,7 @@ const CASES: Case[] = [
     line: /healing: 2 restarted/,
   },
   {
-    // encodeURIComponent leaves dots alone: `/connectors/../restart` would have been `POST /restart`.
+    // A URL parser resolves the dots: `/connectors/../restart` would have been `POST /restart`.
     name: 'connectors named . and ..',
     setup: ({ sim }) => {
       sim.connectors.delete('doomed');

@@ -46,6 +46,8 @@ const CONNECT_RESERVE_MS = 60_000;
 const SPOOL_RESERVE_MS = 15_000;
 /** Uploads still in flight are cut this long before the budget ends: time to spool them. */
 const CUT_RESERVE_MS = 5_000;
+/** The monitor's own rows, shipped last, are cut this long before the end: time to spool them too. */
+const OWN_CUT_RESERVE_MS = 2_500;
 
 const NOTHING: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, spooledBecause: [], dropped: [], problems: [] };
 
@@ -66,11 +68,12 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   // next, and the last seconds keep what could not be shipped (the spool) and the monitor's own rows.
   const budgetMs = deps.budgetMs ?? DEFAULT_BUDGET_MS;
   const spoolDeadline = AbortSignal.timeout(budgetMs);
+  const ownCutDeadline = AbortSignal.timeout(Math.max(budgetMs - OWN_CUT_RESERVE_MS, Math.floor(budgetMs * 0.95)));
   const cutDeadline = AbortSignal.timeout(Math.max(budgetMs - CUT_RESERVE_MS, Math.floor(budgetMs * 0.9)));
   const shipDeadline = AbortSignal.timeout(Math.max(budgetMs - SPOOL_RESERVE_MS, Math.floor(budgetMs * 0.8)));
   const connectDeadline = AbortSignal.timeout(Math.max(budgetMs - CONNECT_RESERVE_MS, Math.floor(budgetMs / 2)));
   // Every call in flight listens to these: hundreds at once is by design, not a leak.
-  setMaxListeners(0, spoolDeadline, cutDeadline, shipDeadline, connectDeadline);
+  setMaxListeners(0, spoolDeadline, ownCutDeadline, cutDeadline, shipDeadline, connectDeadline);
   // Uploads start until shipDeadline and may finish until cutDeadline (an upload cut in flight may have
   // arrived: letting it finish keeps rows from arriving twice); spool writes may run until the end.
   const shipping = { start: shipDeadline, cut: cutDeadline, spool: spoolDeadline };
@@ -109,7 +112,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const deadlineReached = connectDeadline.aborted || shipDeadline.aborted;
   const notDone = deadlineReached ? describeNotDone(snapshots, healings, budgetMs) : undefined;
   const own = monitorRows(stamp, combine(replay, main), notDone);
-  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], { start: cutDeadline, cut: spoolDeadline, spool: spoolDeadline }) : NOTHING;
+  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], { start: cutDeadline, cut: ownCutDeadline, spool: spoolDeadline }) : NOTHING;
   const report = combine(replay, main, ownReport);
 
   return {

@@ -47,6 +47,10 @@ export class IngestionFake {
     return this;
   }
 
+  clearAnswers(): void {
+    this.answers.length = 0;
+  }
+
   rows(stream: string): Record<string, unknown>[] {
     return this.uploads.filter((u) => u.stream === stream).flatMap((u) => u.rows);
   }

@@ -107,8 +107,8 @@ export class ConnectClient {
     let contentType: string;
     let text: string;
     try {
-      // The path goes as written, not through a URL parser: WHATWG URLs resolve `%2E` and `%2E%2E` as dot
-      // segments, and a connector named `..` would turn `/connectors/%2E%2E/restart` into `POST /restart`.
+      // The path goes as written, not through a URL parser: WHATWG URLs resolve `.` and `..` (and `%2E`) as
+      // dot segments, and a connector named `..` would turn `/connectors/../restart` into `POST /restart`.
       const res = await this.agent.request({
         origin: this.origin,
         path: `${this.basePath}${path}`,
@@ -144,12 +144,12 @@ export class ConnectClient {
 }
 
 /**
- * `/connectors/{name}` for any connector name. encodeURIComponent leaves `.` alone, and a name of only dots
- * would then be a dot segment (`/connectors/../restart` is `POST /restart`): those dots are encoded too.
+ * `/connectors/{name}` for any connector name. A name of only dots stays as it is: a real worker takes a raw
+ * `.` or `..` segment as the name (Jetty 9 and 12 alike), while Jetty 12 (Kafka 4.x) refuses `%2E` with 400
+ * "Ambiguous URI path segment". The client sends the path as written, so nothing resolves it as a dot segment.
  */
 export function connectorPath(name: string): string {
-  const segment = encodeURIComponent(name);
-  return `/connectors/${/^\.+$/.test(segment) ? segment.replace(/\./g, '%2E') : segment}`;
+  return `/connectors/${encodeURIComponent(name)}`;
 }
 
 function statusFailure(status: number): ConnectFailure {

@@ -69,10 +69,18 @@ export interface SimRequest {
   readonly path: string;
 }
 
+/** A restart the worker really made (or tried: `failed`), as tests check the healing against it. */
+export interface SimRestart {
+  readonly connector: string;
+  readonly taskId?: number;
+  readonly failed?: boolean;
+}
+
 export class ConnectSimulator {
   readonly connectors = new Map<string, SimConnector>();
   readonly faults: SimFault[] = [];
   readonly requests: SimRequest[] = [];
+  readonly restarts: SimRestart[] = [];
   /** Most requests ever handled at once: tests check the client's concurrency bound with it. */
   maxInFlight = 0;
   private inFlight = 0;
@@ -190,8 +198,11 @@ export class ConnectSimulator {
       const task = connector?.tasks.find((t) => String(t.id) === parts[3]);
       if (!connector) return notFound(`Unknown connector: ${name}`);
       if (!task) return notFound(`Unknown task: ${name}-${parts[3]}`);
-      if (task.failsToStart) return [500, { error_code: 500, message: `Failed to start task: ${name}-${task.id}` }];
-      this.restartTask(task);
+      if (task.failsToStart) {
+        this.restarts.push({ connector: name, taskId: task.id, failed: true });
+        return [500, { error_code: 500, message: `Failed to start task: ${name}-${task.id}` }];
+      }
+      this.restartTask(connector, task);
       return [204, undefined];
     }
     return notFound(`HTTP 404 Not Found`);
@@ -242,19 +253,21 @@ export class ConnectSimulator {
       tasks: c.tasks.map((t) => (tasks.includes(t) ? { ...t, state: 'RESTARTING' } : t)),
     });
     if (restartConnector) this.restartInstance(c);
-    for (const t of tasks) this.restartTask(t);
+    for (const t of tasks) this.restartTask(c, t);
     return [202, plan];
   }
 
   /** A restart brings an instance back to RUNNING unless the test or demo keeps it failing (`sticky`). */
   private restartInstance(c: SimConnector): void {
+    this.restarts.push({ connector: c.name });
     if (!c.sticky) {
       c.state = 'RUNNING';
       delete c.trace;
     }
   }
 
-  private restartTask(t: SimTask): void {
+  private restartTask(c: SimConnector, t: SimTask): void {
+    this.restarts.push({ connector: c.name, taskId: t.id });
     if (!t.sticky) {
       t.state = 'RUNNING';
       delete t.trace;

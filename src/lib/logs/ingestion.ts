@@ -63,6 +63,7 @@ export class LogsIngestionSink implements RowSink {
 
   async ship(stream: string, rows: readonly object[], deadline: ShipDeadline = {}): Promise<ShipResult> {
     if (rows.length === 0) return { stream, sent: 0, failed: 0, failures: [] };
+    if (deadline.start?.aborted) return { stream, sent: 0, failed: rows.length, failures: [notSent(rows)] };
     // The token first, within a time limit: nothing is sent without one, so these rows can safely be
     // spooled, where an upload cut short half-way could have sent some of them already.
     const noToken = await this.authenticate(deadline.start);
@@ -73,7 +74,7 @@ export class LogsIngestionSink implements RowSink {
     // the endpoint did not acknowledge. (Given many chunks, the SDK stops at its abort signal without
     // uploading or reporting the chunks still queued.)
     const outcomes = await mapLimit(batches, UPLOAD_CONCURRENCY, async (batch): Promise<ShipFailure | undefined> => {
-      if (deadline.start?.aborted) return { rows: batch.length, logs: batch, retryable: true, reason: 'not sent: the upload deadline of the tick had passed' };
+      if (deadline.start?.aborted) return notSent(batch);
       try {
         await this.client.upload(this.config.dcrImmutableId, stream, batch, { maxConcurrency: 1, ...(cut && { abortSignal: cut }) });
         return undefined;
@@ -100,15 +101,17 @@ export class LogsIngestionSink implements RowSink {
       await Promise.race([
         request,
         new Promise<never>((_, reject) => {
-          if (limit.aborted) reject(new Error('no token: the time limit passed'));
-          limit.addEventListener('abort', () => reject(new Error(`no token within ${TOKEN_TIMEOUT_MS / 1000} s or the tick deadline`)), { once: true });
+          const stop = () => reject(new Error(signal?.aborted ? 'no token before the upload deadline of the tick' : `no token within ${TOKEN_TIMEOUT_MS / 1000} s`));
+          if (limit.aborted) stop();
+          limit.addEventListener('abort', stop, { once: true });
         }),
       ]);
       this.tokenFailure = undefined;
       return undefined;
     } catch (err) {
       const reason = describeCause(ensureError(err), this.secrets).reason;
-      this.tokenFailure = { reason, until: Date.now() + TOKEN_BACKOFF_MS };
+      // Our own deadline says nothing of the token endpoint: only its failures make the next uploads fail fast.
+      if (!signal?.aborted) this.tokenFailure = { reason, until: Date.now() + TOKEN_BACKOFF_MS };
       return reason;
     }
   }
@@ -180,6 +183,10 @@ export function splitBatches<T extends object>(rows: readonly T[], maxBytes: num
   }
   if (batch.length > 0) batches.push(batch);
   return { batches, oversized };
+}
+
+function notSent(rows: readonly object[]): ShipFailure {
+  return { rows: rows.length, logs: rows, retryable: true, reason: 'not sent: the upload deadline of the tick had passed' };
 }
 
 function tooLarge(row: object): ShipFailure {

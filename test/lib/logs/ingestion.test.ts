@@ -130,6 +130,16 @@ describe('LogsIngestionSink', () => {
     expect(result.failures[0]).toMatchObject({ rows: 1, retryable: false, reason: expect.stringMatching(/^a row of 1100\d{3} bytes is over the 1 MB/) });
   });
 
+  // Found by the soak: a deadline that passed before the token came was remembered as a token failure for
+  // 60 s, and every upload after it failed with "no token" — the next tick's too, on a fast schedule.
+  it('does not take its own deadline for a token failure', async () => {
+    const sink = new LogsIngestionSink({ endpoint, dcrImmutableId: DCR }, createCredential('12121212-3434-5656-7878-909090909090'));
+    const late = await sink.ship(STREAM, [{ a: 1 }], { start: AbortSignal.abort() });
+    expect(late).toMatchObject({ sent: 0, failed: 1, failures: [{ retryable: true, reason: 'not sent: the upload deadline of the tick had passed' }] });
+    const next = await sink.ship(STREAM, [{ a: 2 }], { start: AbortSignal.timeout(10_000) });
+    expect(next).toMatchObject({ sent: 1, failed: 0 });
+  });
+
   it('reports a token endpoint that refuses, without aborting', async () => {
     identity.failWith = 400;
     // MSAL caches tokens process-wide per identity: ask for one that has no token yet.
