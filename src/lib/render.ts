@@ -98,6 +98,8 @@ function describeDecision(d: Decision | undefined, dryRun = false): string {
       return 'held: non-transient';
     case 'skipped-max-attempts':
       return `gave up after ${d.attempt}`;
+    case 'deferred-history':
+      return 'held: no restart history';
     case 'unassigned-too-long':
       return `unassigned since ${clock(d.since)}`;
     case 'recovered':

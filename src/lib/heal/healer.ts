@@ -69,29 +69,54 @@ export class Healer {
   }
 
   /**
-   * `signal` bounds the Connect calls; `saveSignal`, which ends later, the history save that must follow
-   * them: a restart cut off by the Connect deadline still counts, and is only counted once it is saved.
+   * `signal` bounds the Connect calls; `saveSignal`, which ends later, the history saves around them. With a
+   * store, every restart is written down before it is made (and taken back if it did not count): a restart
+   * that could not be remembered is not made, so no worker, fresh or recycled, can restart the same failure
+   * again too soon.
    */
   async heal(client: ConnectClient, snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal, saveSignal: AbortSignal | undefined = signal): Promise<ClusterHealing> {
     const cluster = snapshot.cluster;
     if (this.options.mode === 'off' || snapshot.error) return { cluster, outcomes: [], restartCalls: 0 };
     const { history, stored, degraded, problem } = await this.load(cluster, signal);
-    const notes: HealOutcome[] = problem ? [historyNote(`restart history unavailable (${problem}); healing from this worker's memory with the full ${this.options.policy.backoffCapMinutes} min backoff`)] : [];
+    const notes: HealOutcome[] = problem ? [historyNote(`restart history unavailable (${problem}); no restart until it is back`)] : [];
 
     const plan = decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded });
-    const due = plan.decisions.flatMap((d) => (d.kind === 'restart' ? [d.target] : []));
+    let due = plan.decisions.flatMap((d) => (d.kind === 'restart' ? [d.target] : []));
     const failed = plan.decisions.flatMap((d) => (d.kind === 'recovered' || d.kind === 'unassigned-too-long' ? [] : [d.target]));
+    const store = this.options.store;
+    const live = this.options.mode === 'on';
+
+    // Write-ahead: the attempts about to be made, saved first.
+    const intent = new Map(plan.history);
+    for (const t of due) intent.set(targetKey(t), afterRestart(plan.history.get(targetKey(t)), now));
+    let saved: ReadonlyMap<TargetKey, TargetHistory> = stored;
+    let unwritten: RestartResult[] = [];
+    if (store && !degraded) {
+      try {
+        await store.save(cluster, stored, live ? intent : plan.history, saveSignal);
+        saved = live ? intent : plan.history;
+        this.unsaved.delete(cluster);
+      } catch (err) {
+        const why = describeStorageError(err, this.options.secrets);
+        notes.push(historyNote(`restart history not saved (${why}); no restart until it can be written`));
+        unwritten = due.map((target) => ({ target, outcome: 'deferred-history', counted: false, detail: `not restarted: the restart history could not be written (${why})` }));
+        due = [];
+      }
+    }
+
     const callsBefore = client.requests;
     const postMsBefore = client.postMs;
-    const results =
-      this.options.mode === 'dry-run'
+    const results = [
+      ...unwritten,
+      ...(!live
         ? due.map((target): RestartResult => ({ target, outcome: 'dry-run', counted: false, detail: 'AUTO_HEAL=dry-run: nothing was POSTed' }))
         : await restartTargets(client, due, failed, {
             restartPlan: supportsRestartPlan(parseKafkaVersion(snapshot.version)),
             concurrency: this.options.concurrency ?? RESTART_CONCURRENCY,
             retryDelaysMs: this.options.retryDelaysMs ?? RETRY_DELAYS_MS,
             ...(signal && { signal }),
-          });
+          })),
+    ];
 
     const next = new Map(plan.history);
     for (const r of results) {
@@ -100,21 +125,19 @@ export class Healer {
       if (r.outcome === 'not-found') next.delete(key);
     }
     this.memory.set(cluster, next);
-    if (this.options.store) {
-      if (degraded) this.unsaved.add(cluster);
-      else {
-        try {
-          await this.options.store.save(cluster, stored, next, saveSignal);
-          this.unsaved.delete(cluster);
-        } catch (err) {
-          this.unsaved.add(cluster);
-          notes.push(historyNote(`restart history not saved (${describeStorageError(err, this.options.secrets)}); this worker remembers it until storage is back`));
-        }
+    if (store && !degraded && saved !== stored) {
+      // What did not count (a rebalance, the deadline, a connector gone) is taken back. If that fails, the
+      // history over-counts: a longer wait, never a restart too soon.
+      try {
+        await store.save(cluster, saved, next, saveSignal);
+      } catch (err) {
+        this.unsaved.add(cluster);
+        notes.push(historyNote(`restart history not updated after the restarts (${describeStorageError(err, this.options.secrets)}); this worker remembers it until storage is back`));
       }
-    }
+    } else if (store) this.unsaved.add(cluster);
 
     const byTarget = new Map(results.map((r) => [targetKey(r.target), r]));
-    const outcomes = plan.decisions.map((d) => toOutcome(d, byTarget.get(targetKey(d.target)), next, this.options.policy, degraded));
+    const outcomes = plan.decisions.map((d) => toOutcome(d, byTarget.get(targetKey(d.target)), next, this.options.policy));
     return { cluster, outcomes: [...notes, ...outcomes], restartCalls: client.requests - callsBefore, restartCallMs: client.postMs - postMsBefore };
   }
 
@@ -137,13 +160,13 @@ export class Healer {
   }
 }
 
-function toOutcome(d: Decision, result: RestartResult | undefined, history: ReadonlyMap<TargetKey, TargetHistory>, policy: HealPolicy, degraded: boolean): HealOutcome {
+function toOutcome(d: Decision, result: RestartResult | undefined, history: ReadonlyMap<TargetKey, TargetHistory>, policy: HealPolicy): HealOutcome {
   const target = d.target;
   switch (d.kind) {
     case 'restart': {
       const r: Omit<RestartResult, 'target'> = result ?? { outcome: 'failed', counted: false, detail: 'no restart was made' };
       const h = history.get(targetKey(target));
-      const next = r.counted && h ? nextAttemptAfter(h, policy, degraded) : undefined;
+      const next = r.counted && h ? nextAttemptAfter(h, policy) : undefined;
       return {
         target,
         action: 'restart',
@@ -160,6 +183,8 @@ function toOutcome(d: Decision, result: RestartResult | undefined, history: Read
       return { target, action: 'skip', outcome: d.kind, attempt: d.attempt, reason: d.reason, pattern: d.pattern };
     case 'skipped-max-attempts':
       return { target, action: 'skip', outcome: d.kind, attempt: d.attempt, reason: d.reason };
+    case 'deferred-history':
+      return { target, action: 'wait', outcome: d.kind, attempt: d.attempt, reason: d.reason };
     case 'unassigned-too-long':
       return { target, action: 'report', outcome: d.kind, reason: d.reason };
     case 'recovered':

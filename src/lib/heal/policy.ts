@@ -58,6 +58,7 @@ export type Decision =
   | { readonly kind: 'deferred-backoff'; readonly target: Target; readonly attempt: number; readonly nextAttemptAfter: string; readonly reason: string }
   | { readonly kind: 'skipped-non-transient'; readonly target: Target; readonly attempt: number; readonly pattern: string; readonly reason: string }
   | { readonly kind: 'skipped-max-attempts'; readonly target: Target; readonly attempt: number; readonly reason: string }
+  | { readonly kind: 'deferred-history'; readonly target: Target; readonly attempt: number; readonly reason: string }
   | { readonly kind: 'unassigned-too-long'; readonly target: Target; readonly since: string; readonly reason: string }
   | { readonly kind: 'recovered'; readonly target: Target; readonly attempt: number; readonly reason: string };
 
@@ -67,8 +68,8 @@ export interface HealInput {
   readonly policy: HealPolicy;
   readonly now: Date;
   /**
-   * The history could not be read: wait the full cap between restarts, and before a first restart of a target
-   * this worker does not remember, rather than risk a loop across runs.
+   * The history could not be read: restart nothing. A restart made now could not be remembered, and the next
+   * run (a recycled worker, the CLI) would restart again — a loop across runs, the one thing healing must not do.
    */
   readonly degraded?: boolean;
 }
@@ -91,7 +92,7 @@ export function decide(input: HealInput): HealPlan {
   const nowIso = now.toISOString();
   const next = new Map<TargetKey, TargetHistory>();
   const decisions: Decision[] = [];
-  const interval = (attempts: number) => (input.degraded ? policy.backoffCapMinutes : backoffMinutes(attempts, policy.backoffCapMinutes));
+  const interval = (attempts: number) => backoffMinutes(attempts, policy.backoffCapMinutes);
 
   /** `trace` is shown (redacted); `matched` is what the patterns see (not redacted: see TaskStatus). */
   const observe = (target: Target, state: string, trace: string | undefined, matched: string | undefined) => {
@@ -111,19 +112,15 @@ export function decide(input: HealInput): HealPlan {
         decisions.push({ kind: 'skipped-non-transient', target, attempt: h.attempts, pattern: pattern.source, reason: `a restart cannot fix this (matches ${pattern.source}): ${cause}` });
       } else if (policy.maxAttempts > 0 && h.attempts >= policy.maxAttempts) {
         decisions.push({ kind: 'skipped-max-attempts', target, attempt: h.attempts, reason: `gave up after ${h.attempts} restarts (HEAL_MAX_ATTEMPTS=${policy.maxAttempts}): ${cause}` });
-      } else if (input.degraded && !h.lastAttempt) {
-        // Without the stored history we cannot know whether another run just restarted it: wait a full cap
-        // (counted from now, remembered by this worker) rather than restart on every run.
-        keep({ ...rest, lastAttempt: nowIso });
-        const after = new Date(now.getTime() + policy.backoffCapMinutes * MINUTE).toISOString();
-        decisions.push({ kind: 'deferred-backoff', target, attempt: h.attempts, nextAttemptAfter: after, reason: `history unavailable: waiting ${policy.backoffCapMinutes} min before a first restart by this worker: ${cause}` });
+      } else if (input.degraded) {
+        decisions.push({ kind: 'deferred-history', target, attempt: h.attempts, reason: `restart history unavailable: no restart until it can be read and written again: ${cause}` });
       } else {
         const due = h.lastAttempt ? new Date(Date.parse(h.lastAttempt) + interval(h.attempts) * MINUTE) : now;
         if (due <= now) {
           decisions.push({ kind: 'restart', target, attempt: h.attempts + 1, reason: `FAILED: ${cause}` });
         } else {
           const wait = interval(h.attempts);
-          decisions.push({ kind: 'deferred-backoff', target, attempt: h.attempts, nextAttemptAfter: due.toISOString(), reason: `waiting ${wait} min after restart ${h.attempts}${input.degraded ? ' (history unavailable: full backoff)' : ''}` });
+          decisions.push({ kind: 'deferred-backoff', target, attempt: h.attempts, nextAttemptAfter: due.toISOString(), reason: `waiting ${wait} min after restart ${h.attempts}` });
         }
       }
       return;
@@ -168,9 +165,9 @@ export function afterRestart(history: TargetHistory | undefined, now: Date): Tar
 }
 
 /** When the target may be restarted again if it is still FAILED, given its history after this tick. */
-export function nextAttemptAfter(history: TargetHistory, policy: HealPolicy, degraded = false): string | undefined {
+export function nextAttemptAfter(history: TargetHistory, policy: HealPolicy): string | undefined {
   if (!history.lastAttempt) return undefined;
   if (policy.maxAttempts > 0 && history.attempts >= policy.maxAttempts) return undefined;
-  const minutes = degraded ? policy.backoffCapMinutes : backoffMinutes(history.attempts, policy.backoffCapMinutes);
+  const minutes = backoffMinutes(history.attempts, policy.backoffCapMinutes);
   return new Date(Date.parse(history.lastAttempt) + minutes * MINUTE).toISOString();
 }
