@@ -30,7 +30,8 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   // key=value and "key": "value" pairs whose key names a secret (password=, api_key:, sasl.jaas.config=,
   // token=, AccountKey= and sig= of storage connection strings and SAS URLs...).
   [
-    /\b([\w.-]{0,64}(?:password|passwd|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|jaas\.config|accountkey|sharedaccesskey)|(?:[\w-]{1,64}[._])?credentials?|key|sig)(["']?[ \t]{0,8}[=:][ \t]{0,8})("[^"]{0,4096}"|'[^']{0,4096}'|[^\s"',;&)}\]]+)/gi,
+    // A quoted value may end at a line break or the end: where a cut fell inside it.
+    /\b([\w.-]{0,64}(?:password|passwd|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|jaas\.config|accountkey|sharedaccesskey)|(?:[\w-]{1,64}[._])?credentials?|key|sig)(["']?[ \t]{0,8}[=:][ \t]{0,8})("[^"\n]{0,4096}(?:"|(?=\n)|$)|'[^'\n]{0,4096}(?:'|(?=\n)|$)|[^\s"',;&)}\]]+)/gi,
     `$1$2${REDACTED}`,
   ],
 ];
@@ -41,11 +42,21 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
  * could have been split by the cut.
  */
 export function redact(text: string, knownSecrets: readonly string[] = []): string {
+  return applyRules(scrubKnown(text, knownSecrets));
+}
+
+/** Known secret values, replaced verbatim — before any cut, which could leave half of one (a passphrase has spaces). */
+function scrubKnown(text: string, knownSecrets: readonly string[]): string {
   let out = text;
   // Longest first, so a secret that contains another is replaced whole.
   for (const secret of [...knownSecrets].filter(isDistinctive).sort((a, b) => b.length - a.length)) {
     out = out.split(secret).join(REDACTED);
   }
+  return out;
+}
+
+function applyRules(text: string): string {
+  let out = text;
   for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
   return out;
 }
@@ -56,7 +67,7 @@ export function redact(text: string, knownSecrets: readonly string[] = []): stri
  * then cut to `max` characters. Redact-then-cut: a `user:pass@` across the final cut is already gone.
  */
 export function clip(text: string, max: number, knownSecrets: readonly string[] = []): string {
-  return oneLine(redact(headAtBoundary(text, max * 4 + 256), knownSecrets), max);
+  return oneLine(applyRules(headAtBoundary(scrubKnown(text, knownSecrets), max * 4 + 256)), max);
 }
 
 /** At most `maxChars` of `text`; when cut, the last partial word goes too (it could be half a secret). */
@@ -86,6 +97,9 @@ function isDistinctive(value: string): boolean {
   if (/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(value)) return false; // an enum: USER_INFO, SASL_SSL
   if (/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+$/.test(value)) return false; // a Java package or class name
   if (/^(true|false|none|null|[-+]?\d+(\.\d+)?)$/i.test(value)) return false;
+  if (/^[a-z]+(?:[_-][a-z]+)+$/.test(value)) return false; // a lower-case identifier: customer_id, order-id
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^@\s]*$/i.test(value)) return false; // a URL without user:pass@ (a token endpoint)
+  if (/^(\/|[A-Za-z]:\\)[^\s]*$/.test(value)) return false; // a file path (gcs.credentials.path)
   return true;
 }
 
@@ -107,7 +121,7 @@ export function headBytes(text: string, maxBytes: number): string {
  * word boundary (so no secret is split and left half-recognised), then redacted.
  */
 export function safeTrace(trace: string, maxBytes: number, knownSecrets: readonly string[] = []): string {
-  const redacted = redact(truncateTrace(trace, maxBytes), knownSecrets);
+  const redacted = applyRules(truncateTrace(scrubKnown(trace, knownSecrets), maxBytes));
   // `***` can be longer than what it replaced; what is cut now is already clean.
   return utf8Length(redacted) <= maxBytes ? redacted : headBytes(redacted, maxBytes);
 }

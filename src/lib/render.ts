@@ -100,6 +100,8 @@ function describeDecision(d: Decision | undefined, dryRun = false): string {
       return `gave up after ${d.attempt}`;
     case 'deferred-history':
       return 'held: no restart history';
+    case 'skipped-paused':
+      return 'held: connector paused';
     case 'unassigned-too-long':
       return `unassigned since ${clock(d.since)}`;
     case 'recovered':

@@ -49,7 +49,7 @@ const CUT_RESERVE_MS = 5_000;
 /** The monitor's own rows, shipped last, are cut this long before the end: time to spool them too. */
 const OWN_CUT_RESERVE_MS = 2_500;
 
-const NOTHING: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, spooledBecause: [], dropped: [], problems: [] };
+const NOTHING: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, spooledBecause: [], mayRepeat: [], dropped: [], problems: [] };
 
 /**
  * One monitor tick: read every cluster at once (one's failure never stops the others), heal what the
@@ -71,9 +71,14 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const ownCutDeadline = AbortSignal.timeout(Math.max(budgetMs - OWN_CUT_RESERVE_MS, Math.floor(budgetMs * 0.95)));
   const cutDeadline = AbortSignal.timeout(Math.max(budgetMs - CUT_RESERVE_MS, Math.floor(budgetMs * 0.9)));
   const shipDeadline = AbortSignal.timeout(Math.max(budgetMs - SPOOL_RESERVE_MS, Math.floor(budgetMs * 0.8)));
-  const connectDeadline = AbortSignal.timeout(Math.max(budgetMs - CONNECT_RESERVE_MS, Math.floor(budgetMs / 2)));
+  const connectMs = Math.max(budgetMs - CONNECT_RESERVE_MS, Math.floor(budgetMs / 2));
+  const connectDeadline = AbortSignal.timeout(connectMs);
+  // The history saves around the restarts: past the Connect deadline (a restart it cut off must still be
+  // written down), but well before the upload deadline, so that a storage write that never answers cannot
+  // keep the healing rows from shipping.
+  const historyDeadline = AbortSignal.timeout(Math.floor((connectMs + Math.max(budgetMs - SPOOL_RESERVE_MS, Math.floor(budgetMs * 0.8))) / 2));
   // Every call in flight listens to these: hundreds at once is by design, not a leak.
-  setMaxListeners(0, spoolDeadline, ownCutDeadline, cutDeadline, shipDeadline, connectDeadline);
+  setMaxListeners(0, spoolDeadline, ownCutDeadline, cutDeadline, shipDeadline, historyDeadline, connectDeadline);
   // Uploads start until shipDeadline and may finish until cutDeadline (an upload cut in flight may have
   // arrived: letting it finish keeps rows from arriving twice); spool writes may run until the end.
   const shipping = { start: shipDeadline, cut: cutDeadline, spool: spoolDeadline };
@@ -84,8 +89,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const reads = deps.clients.map((client) => readCluster(client, { maxTraceBytes, signal: connectDeadline }));
   const heals = deps.clients.map(async (client, i) => {
     const snapshot = await reads[i]!;
-    // The history save gets the upload slice: it must outlive the Connect deadline that may have cut a restart.
-    return deps.healer ? deps.healer.heal(client, snapshot, started, connectDeadline, shipDeadline) : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
+    return deps.healer ? deps.healer.heal(client, snapshot, started, connectDeadline, historyDeadline) : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
   });
   const snapshots = await Promise.all(reads);
   const memoryPlan = deps.rowMemory?.plan(started);
@@ -94,25 +98,23 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan));
   if (!delivery && memoryPlan) deps.rowMemory?.commit(memoryPlan);
 
-  // What earlier ticks could not ship goes first, oldest first, but with a quarter of the budget at most:
-  // after a long outage, the catch-up must not starve the rows that say how things are now.
-  const replayDeadline = {
-    start: AbortSignal.any([shipDeadline, AbortSignal.timeout(Math.floor(budgetMs / 4))]),
-    cut: AbortSignal.any([cutDeadline, AbortSignal.timeout(Math.floor(budgetMs * 0.35))]),
-    spool: spoolDeadline,
-  };
-  const replay = delivery ? await delivery.replay(started, replayDeadline) : NOTHING;
+  // What earlier ticks could not ship goes beside this tick's rows, oldest first, starting uploads for a
+  // quarter of the budget at most: after a long outage, the catch-up must not starve the rows that say how
+  // things are now. Its uploads in flight share the tick's cut: cutting them sooner would send them twice.
+  const replayDeadline = { start: AbortSignal.any([shipDeadline, AbortSignal.timeout(Math.floor(budgetMs / 4))]), cut: cutDeadline, spool: spoolDeadline };
+  const replaying = delivery ? delivery.replay(started, replayDeadline) : Promise.resolve(NOTHING);
   const shippingStatus = delivery ? delivery.deliver([{ stream: STATUS_TABLE.stream, rows }], shipping) : Promise.resolve(NOTHING);
   const healings = await Promise.all(heals);
   const healed = healings.flatMap((h) => healingRows(stamp, h));
   const status = await shippingStatus;
+  const replay = await replaying;
   // The plan's memory (traces sent, the hourly detail) holds only if the rows went out or were kept.
   if (status.dropped.length === 0 && memoryPlan) deps.rowMemory?.commit(memoryPlan);
   const main = combine(status, delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipping) : NOTHING);
   const deadlineReached = connectDeadline.aborted || shipDeadline.aborted;
   const notDone = deadlineReached ? describeNotDone(snapshots, healings, budgetMs) : undefined;
   const own = monitorRows(stamp, combine(replay, main), notDone);
-  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], { start: cutDeadline, cut: ownCutDeadline, spool: spoolDeadline }) : NOTHING;
+  const ownReport = delivery && own.length > 0 ? await delivery.deliver([{ stream: STATUS_TABLE.stream, rows: own }], { start: shipDeadline, cut: ownCutDeadline, spool: spoolDeadline }) : NOTHING;
   const report = combine(replay, main, ownReport);
 
   return {
@@ -166,7 +168,7 @@ export function summarizeTick(result: TickResult): string {
   const { replayed, spooled } = result.delivery;
   const shipped =
     result.delivery.shipped.length > 0
-      ? `${result.delivery.shipped.reduce((n, s) => n + s.sent, 0)} of ${total} rows shipped${replayed > 0 ? ` (${replayed} replayed)` : ''}${spooled > 0 ? `, ${spooled} spooled` : ''}`
+      ? `${result.delivery.shipped.reduce((n, s) => n + s.sent, replayed)} of ${total} rows shipped${replayed > 0 ? ` (${replayed} replayed)` : ''}${spooled > 0 ? `, ${spooled} spooled` : ''}`
       : `${total} rows (not shipped)`;
   const outcomes = result.healings.flatMap((h) => h.outcomes.map((o) => o.outcome));
   return [

@@ -31,11 +31,11 @@ export class IngestionFake {
   down: CannedAnswer | undefined;
   /** Requests answered, including refused ones. */
   requests = 0;
-  /** Each request waits this long before it is answered (a slow endpoint). */
+  /** Each request is accepted at once and answered this long after (a slow endpoint). */
   delayMs = 0;
-  /** Requests are read but never answered (an endpoint that hangs). */
+  /** Requests never get through: not accepted, never answered (an endpoint that hangs). */
   hang = false;
-  /** Requests whose client gave up before the answer: their rows were not accepted. */
+  /** Requests whose client gave up before the answer. */
   abandoned = 0;
   private server: Server | undefined;
 
@@ -70,10 +70,8 @@ export class IngestionFake {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
-      // The rows count as accepted only with the answer: a request its client cut before then is not.
+      // A request that never gets through (a black hole): nothing is accepted, nothing answered.
       if (this.hang) return void res.on('close', () => this.abandoned++);
-      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-      if (res.destroyed || req.socket.destroyed) return void this.abandoned++;
       const url = new URL(req.url ?? '/', 'https://fake');
       const m = /^\/dataCollectionRules\/([^/]+)\/streams\/([^/]+)$/.exec(url.pathname);
       if (req.method !== 'POST' || !m) return json(res, 404, { error: { code: 'NotFound', message: 'no such route' } });
@@ -98,6 +96,10 @@ export class IngestionFake {
         gzip,
         bytes: raw.length,
       });
+      // Accepted on receipt, as the service does; only the answer is late. A client that gives up meanwhile
+      // has had its rows accepted all the same (and sends them twice if it replays them).
+      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      if (res.destroyed || req.socket.destroyed) return void this.abandoned++;
       res.writeHead(204).end();
     });
   }

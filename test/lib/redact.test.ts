@@ -61,6 +61,10 @@ describe('redact', () => {
     ['ssl.key.password', '12345678'],
     ['token.enabled', 'true'],
     ['api.key', 'abc'],
+    // Found in review: these hid what the on-call engineer needs from the shown trace.
+    ['sasl.oauthbearer.token.endpoint.url', 'https://login.example.com/oauth2/v2.0/token'],
+    ['gcs.credentials.path', '/etc/secrets/gcs.json'],
+    ['transforms.route.key', 'customer_id'],
   ])('never treats %s=%s as a secret to scrub verbatim', (key, value) => {
     expect(secretValues({ [key]: value })).toEqual([]);
     const trace = 'org.apache.kafka.common.errors.SaslAuthenticationException: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512';
@@ -161,6 +165,24 @@ describe('truncateTrace', () => {
 });
 
 describe('safeTrace', () => {
+  // Found in review: a cut inside a passphrase (it has spaces) left its first words, which no longer matched
+  // the known value; and a quoted value cut before its closing quote escaped the key=value rule.
+  it.each([200, 231, 250, 280])('never leaves part of a passphrase the cut falls inside (padding %i)', (pad) => {
+    const secret = 'correct horse battery staple';
+    const line = `Caused by: org.postgresql.util.PSQLException: ${'x'.repeat(pad)} ALTER ROLE app WITH PASSWORD '${secret}' failed`;
+    const trace = `org.apache.kafka.connect.errors.ConnectException: boom\n${'\tat a.b.C.d(C.java:1)\n'.repeat(2_000)}${line}\n${'\tat e.f.G.h(G.java:2)\n'.repeat(10)}`;
+    for (const max of [1_000, 4_000, 32_768]) {
+      const out = safeTrace(trace, max, secretValues({ 'connection.password': secret }));
+      expect(out).not.toContain('correct horse');
+      expect(out).not.toContain('horse battery');
+    }
+  });
+
+  it('redacts a quoted secret whose closing quote the cut removed', () => {
+    const trace = `java.lang.IllegalStateException: bad config {"password":"correct horse battery staple"}\n${'\tat a.b.C.d(C.java:1)\n'.repeat(400)}`;
+    for (let max = 60; max < 110; max++) expect(safeTrace(trace, max)).not.toMatch(/correct|horse/);
+  });
+
   // Cut first (cheap), at word boundaries (no secret split), then redact.
   it.each([3_000, 3_020, 3_033, 3_040])('never leaves part of a URL password when the cut falls inside it (budget %i)', (max) => {
     const secret = 'Vx9-Hidden-Pw0rd';

@@ -166,15 +166,16 @@ function statusFailure(status: number): ConnectFailure {
  * Not cut here: `clip` redacts the whole message before it cuts.
  */
 function bodyDetail(text: string, contentType: string): string {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
+  if (text.trimStart().startsWith('{')) {
     try {
-      const parsed = JSON.parse(trimmed) as { message?: unknown };
+      const parsed = JSON.parse(text) as { message?: unknown };
       if (typeof parsed.message === 'string') return parsed.message;
     } catch {
       // not JSON after all: fall through to text
     }
   }
+  // A few KB say what went wrong; the regexes below must not meet a 200 KB page of unclosed `<`.
+  const trimmed = text.slice(0, 8_192).trim();
   if (contentType.includes('html') || /^<(!doctype|html)/i.test(trimmed)) {
     const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(trimmed)?.[1];
     const visible = (title ?? trimmed.replace(/<[^>]*>/g, ' ')).trim();

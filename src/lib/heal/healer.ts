@@ -185,6 +185,8 @@ function toOutcome(d: Decision, result: RestartResult | undefined, history: Read
       return { target, action: 'skip', outcome: d.kind, attempt: d.attempt, reason: d.reason };
     case 'deferred-history':
       return { target, action: 'wait', outcome: d.kind, attempt: d.attempt, reason: d.reason };
+    case 'skipped-paused':
+      return { target, action: 'skip', outcome: d.kind, attempt: d.attempt, reason: d.reason };
     case 'unassigned-too-long':
       return { target, action: 'report', outcome: d.kind, reason: d.reason };
     case 'recovered':

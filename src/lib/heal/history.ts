@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RestError, TableClient, type TableEntity, odata } from '@azure/data-tables';
 import type { StorageConfig } from '../config';
 import { mapLimit } from '../concurrency';
@@ -33,6 +34,8 @@ interface HistoryEntity {
   lastAttempt?: string;
   healthySince?: string;
   unassignedSince?: string;
+  /** The target key itself, when the row key had to be shortened (see tableKey). */
+  target?: string;
 }
 
 /**
@@ -65,7 +68,7 @@ export class TableHistoryStore implements HistoryStore {
    * with the old percent-encoded keys are read too until `save` has moved them (see LEGACY_MOVED).
    */
   async load(cluster: string, signal?: AbortSignal): Promise<Map<TargetKey, TargetHistory>> {
-    const partitionKey = encodeKey(cluster);
+    const partitionKey = tableKey(cluster);
     const legacyPartition = legacyEncode(cluster);
     const history = new Map<TargetKey, TargetHistory>();
     const legacy: LegacyRow[] = [];
@@ -77,7 +80,7 @@ export class TableHistoryStore implements HistoryStore {
         // Old keys always hold a `%` (encodeURIComponent turned the `:` of every target key into %3A).
         else if (e.rowKey.includes('%')) legacy.push({ partitionKey: pk, rowKey: e.rowKey, key: decodeURIComponent(e.rowKey), history: fromEntity(e) });
         else {
-          history.set(decodeKey(e.rowKey), fromEntity(e));
+          history.set(e.target ?? decodeKey(e.rowKey), fromEntity(e));
           if (e.etag) this.etags.set(etagKey(pk, e.rowKey), e.etag);
         }
       }
@@ -100,17 +103,17 @@ export class TableHistoryStore implements HistoryStore {
   async save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>, signal?: AbortSignal): Promise<void> {
     this.signal = signal;
     await this.ensureTable();
-    const partitionKey = encodeKey(cluster);
+    const partitionKey = tableKey(cluster);
     const legacy = this.legacy.get(cluster) ?? [];
     const moving = new Set(legacy.map((r) => r.key));
     const writes: Array<[TargetKey, TargetHistory | undefined]> = [];
     // A target read from an old row is written under its new key even if nothing changed.
     for (const [key, h] of after) if (moving.has(key) || !sameHistory(before.get(key), h)) writes.push([key, h]);
     for (const key of before.keys()) if (!after.has(key) && !moving.has(key)) writes.push([key, undefined]);
-    await mapLimit(writes, 16, ([key, h]) => this.write(partitionKey, encodeKey(key), h));
+    await mapLimit(writes, 16, ([key, h]) => this.write(partitionKey, key, h));
     if (legacy.length === 0) return;
-    // Deleting an old row may fail where the service decodes its `%` twice: the marker keeps it unread anyway.
-    await mapLimit(legacy, 16, (row) => this.client.deleteEntity(row.partitionKey, row.rowKey, this.options()).catch(() => undefined));
+    // The old rows stay where they are, unread from now on: deleting one by its key is the very operation the
+    // service decodes twice, and `t%3A0%3Aorders` decoded twice is `t:0:orders` — the row just written.
     await this.client.upsertEntity({ partitionKey, rowKey: LEGACY_MOVED, attempts: 0 }, 'Replace', this.options());
     this.legacy.delete(cluster);
   }
@@ -124,7 +127,8 @@ export class TableHistoryStore implements HistoryStore {
     return this.table;
   }
 
-  private async write(partitionKey: string, rowKey: string, wanted: TargetHistory | undefined, tries = 3): Promise<void> {
+  private async write(partitionKey: string, key: TargetKey, wanted: TargetHistory | undefined, tries = 3): Promise<void> {
+    const rowKey = tableKey(key);
     const ek = etagKey(partitionKey, rowKey);
     const etag = this.etags.get(ek);
     try {
@@ -133,7 +137,7 @@ export class TableHistoryStore implements HistoryStore {
         this.etags.delete(ek);
         return;
       }
-      const entity: TableEntity<HistoryEntity> = { partitionKey, rowKey, ...wanted };
+      const entity: TableEntity<HistoryEntity> = { partitionKey, rowKey, ...wanted, ...(rowKey !== encodeKey(key) && { target: key }) };
       const res = etag ? await this.client.updateEntity(entity, 'Replace', { etag, ...this.options() }) : await this.client.createEntity(entity, this.options());
       if (res.etag) this.etags.set(ek, res.etag);
     } catch (err) {
@@ -142,7 +146,7 @@ export class TableHistoryStore implements HistoryStore {
       if ((status !== 409 && status !== 412 && status !== 404) || tries <= 1) throw err;
       // Someone else wrote this target since we read it (or it vanished): merge with what is there now.
       const theirs = await this.read(partitionKey, rowKey);
-      return this.write(partitionKey, rowKey, wanted ? merge(wanted, theirs) : keepIfNewer(theirs), tries - 1);
+      return this.write(partitionKey, key, wanted ? merge(wanted, theirs) : keepIfNewer(theirs), tries - 1);
     }
   }
 
@@ -210,10 +214,26 @@ function sameHistory(a: TargetHistory | undefined, b: TargetHistory): boolean {
  * (hex); C1 controls and lone surrogates (which UTF-8 cannot carry) become `~uXXXX`; the rest stays as is.
  */
 export function encodeKey(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what the Table service refuses in a key
   return text.replace(/[\x00-\x1f\x7f/\\#?%~]|[\x80-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
     const code = c.charCodeAt(0);
     return code < 0x80 ? `~${code.toString(16).padStart(2, '0')}` : `~u${code.toString(16).padStart(4, '0')}`;
   });
+}
+
+/** Keys past this many characters are shortened: the service refuses keys over 1 KiB (512 UTF-16 units). */
+const MAX_KEY_CHARS = 400;
+
+/**
+ * The key of a cluster or target: `encodeKey`, or for a very long name (a 500-character connector name, or
+ * 170 characters of `/`, each escaped in three) a readable head and a SHA-256 of the whole. The `~h` marker
+ * cannot occur otherwise: `~` is always followed by hex or `u`.
+ */
+export function tableKey(text: string): string {
+  const key = encodeKey(text);
+  if (key.length <= MAX_KEY_CHARS) return key;
+  const head = key.slice(0, MAX_KEY_CHARS - 46).replace(/~[0-9a-fu]{0,4}$/, '').replace(/[\ud800-\udbff]$/, '');
+  return `${head}~h${createHash('sha256').update(text).digest('base64url')}`;
 }
 
 export function decodeKey(text: string): string {

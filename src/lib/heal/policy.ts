@@ -59,6 +59,7 @@ export type Decision =
   | { readonly kind: 'skipped-non-transient'; readonly target: Target; readonly attempt: number; readonly pattern: string; readonly reason: string }
   | { readonly kind: 'skipped-max-attempts'; readonly target: Target; readonly attempt: number; readonly reason: string }
   | { readonly kind: 'deferred-history'; readonly target: Target; readonly attempt: number; readonly reason: string }
+  | { readonly kind: 'skipped-paused'; readonly target: Target; readonly attempt: number; readonly reason: string }
   | { readonly kind: 'unassigned-too-long'; readonly target: Target; readonly since: string; readonly reason: string }
   | { readonly kind: 'recovered'; readonly target: Target; readonly attempt: number; readonly reason: string };
 
@@ -95,7 +96,8 @@ export function decide(input: HealInput): HealPlan {
   const interval = (attempts: number) => backoffMinutes(attempts, policy.backoffCapMinutes);
 
   /** `trace` is shown (redacted); `matched` is what the patterns see (not redacted: see TaskStatus). */
-  const observe = (target: Target, state: string, trace: string | undefined, matched: string | undefined) => {
+  /** `held`: the task's connector is PAUSED or STOPPED on purpose; a restart would undo its owner's decision. */
+  const observe = (target: Target, state: string, trace: string | undefined, matched: string | undefined, held?: string) => {
     const key = targetKey(target);
     const h = input.history.get(key) ?? { attempts: 0 };
     const { unassignedSince: _u, healthySince: _h, ...rest } = h;
@@ -108,7 +110,9 @@ export function decide(input: HealInput): HealPlan {
       const cause = rootCause(trace, 120) || 'no trace';
       const pattern = policy.nonTransientPatterns.find((p) => p.regex.test(matched ?? trace ?? ''));
       keep(rest);
-      if (pattern) {
+      if (held) {
+        decisions.push({ kind: 'skipped-paused', target, attempt: h.attempts, reason: `the connector is ${held}: resume it to restart its tasks: ${cause}` });
+      } else if (pattern) {
         decisions.push({ kind: 'skipped-non-transient', target, attempt: h.attempts, pattern: pattern.source, reason: `a restart cannot fix this (matches ${pattern.source}): ${cause}` });
       } else if (policy.maxAttempts > 0 && h.attempts >= policy.maxAttempts) {
         decisions.push({ kind: 'skipped-max-attempts', target, attempt: h.attempts, reason: `gave up after ${h.attempts} restarts (HEAL_MAX_ATTEMPTS=${policy.maxAttempts}): ${cause}` });
@@ -153,7 +157,8 @@ export function decide(input: HealInput): HealPlan {
 
   for (const c of input.connectors) {
     observe({ connector: c.name }, c.state, c.trace, c.unredactedTrace);
-    for (const t of c.tasks) observe({ connector: c.name, taskId: t.id }, t.state, t.trace, t.unredactedTrace);
+    const held = c.state === 'PAUSED' || c.state === 'STOPPED' ? c.state : undefined;
+    for (const t of c.tasks) observe({ connector: c.name, taskId: t.id }, t.state, t.trace, t.unredactedTrace, held);
   }
   // Targets no longer observed (connector deleted, fewer tasks) are forgotten with the loop above.
   return { decisions, history: next };

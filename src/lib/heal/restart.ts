@@ -110,7 +110,9 @@ function isTransient(e: ConnectError): boolean {
   if (e.kind === 'CONFLICT') return true;
   if (e.kind !== 'SERVER_ERROR') return false;
   if (e.status === 502 || e.status === 503 || e.status === 504) return true;
-  return e.status === 500 && /request timed out|IO Error trying to forward|rebalance/i.test(e.detail);
+  // Connect's own words, anchored: a connector named orders-rebalance-audit must not make its
+  // "Failed to start task: orders-rebalance-audit-0" look like a rebalance.
+  return e.status === 500 && /^(Request timed out|IO Error trying to forward REST request|Request cannot be completed because a rebalance is expected)/.test(e.detail);
 }
 
 /** The 202 restart plan lists what Connect will restart; say what. */

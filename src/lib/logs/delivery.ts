@@ -17,6 +17,8 @@ export interface DeliveryReport {
   readonly spooled: number;
   /** Why the spooled rows were not shipped: one entry per reason, with its row count. */
   readonly spooledBecause: readonly SpoolReason[];
+  /** Spooled rows that were cut off in flight: the endpoint may have them already, so they may arrive twice. */
+  readonly mayRepeat: ReadonlyArray<{ readonly stream: string; readonly rows: readonly object[] }>;
   readonly dropped: readonly Drop[];
   /** The spool itself failing: one line each. */
   readonly problems: readonly string[];
@@ -41,7 +43,7 @@ export interface DeliveryLimits {
 
 export const DEFAULT_LIMITS: DeliveryLimits = { maxAgeMs: 47 * 3_600_000, maxBytes: 200 * 1024 * 1024 };
 
-const EMPTY: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, spooledBecause: [], dropped: [], problems: [] };
+const EMPTY: DeliveryReport = { shipped: [], replayed: 0, spooled: 0, spooledBecause: [], mayRepeat: [], dropped: [], problems: [] };
 
 /**
  * Ships rows so that an ingestion outage loses none: what fails with a retryable error is spooled in the
@@ -68,6 +70,7 @@ export class Delivery {
     const dropped: Drop[] = [];
     const problems: string[] = [];
     const spooledBecause: SpoolReason[] = [];
+    const mayRepeat: Array<{ stream: string; rows: readonly object[] }> = [];
     const blocked = new Set<string>();
     let replayed = 0;
     let spooled = 0;
@@ -98,6 +101,7 @@ export class Delivery {
         replayed += result.sent;
         spooled += retry.length;
         spooledBecause.push(...reasonsOf(result));
+        mayRepeat.push(...cutInFlight(result));
         if (retry.length > 0) blocked.add(entry.stream); // this stream's outage goes on
       } catch (err) {
         await claim?.release();
@@ -105,7 +109,7 @@ export class Delivery {
         blocked.add(entry.stream); // keep its order: nothing newer of this stream goes before it
       }
     }
-    return { shipped: [], replayed, spooled, spooledBecause: mergeReasons(spooledBecause), dropped, problems };
+    return { shipped: [], replayed, spooled, spooledBecause: mergeReasons(spooledBecause), mayRepeat, dropped, problems };
   }
 
   /** Ships each batch; spools what may pass later, drops on record what never will. */
@@ -114,6 +118,7 @@ export class Delivery {
     const dropped: Drop[] = shipped.flatMap((r) => badData(r.stream, r));
     const problems: string[] = [];
     const spooledBecause: SpoolReason[] = [];
+    const mayRepeat: Array<{ stream: string; rows: readonly object[] }> = [];
     let spooled = 0;
     for (const result of shipped) {
       const retry = result.failures.filter((f) => f.retryable).flatMap((f) => f.logs);
@@ -126,6 +131,7 @@ export class Delivery {
         await this.spool.put(result.stream, retry, deadline.spool);
         spooled += retry.length;
         spooledBecause.push(...reasonsOf(result));
+        mayRepeat.push(...cutInFlight(result));
       } catch (err) {
         dropped.push({ stream: result.stream, rows: retry.length, reason: `not shipped, and the spool failed: ${this.describe(err)}` });
       }
@@ -137,7 +143,7 @@ export class Delivery {
         problems.push(`spool size not checked: ${this.describe(err)}`);
       }
     }
-    return { shipped, replayed: 0, spooled, spooledBecause: mergeReasons(spooledBecause), dropped, problems };
+    return { shipped, replayed: 0, spooled, spooledBecause: mergeReasons(spooledBecause), mayRepeat, dropped, problems };
   }
 
   /** Keeps the spool under its cap by removing the oldest batches. */
@@ -177,6 +183,7 @@ export function combine(...reports: readonly DeliveryReport[]): DeliveryReport {
     replayed: reports.reduce((n, r) => n + r.replayed, 0),
     spooled: reports.reduce((n, r) => n + r.spooled, 0),
     spooledBecause: mergeReasons(reports.flatMap((r) => r.spooledBecause)),
+    mayRepeat: reports.flatMap((r) => r.mayRepeat),
     dropped: reports.flatMap((r) => r.dropped),
     problems: reports.flatMap((r) => r.problems),
   };
@@ -191,4 +198,8 @@ function mergeReasons(reasons: readonly SpoolReason[]): SpoolReason[] {
   const byReason = new Map<string, number>();
   for (const r of reasons) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + r.rows);
   return [...byReason].map(([reason, rows]) => ({ rows, reason }));
+}
+
+function cutInFlight(result: ShipResult): Array<{ stream: string; rows: readonly object[] }> {
+  return result.failures.filter((f) => f.inFlight).map((f) => ({ stream: result.stream, rows: f.logs }));
 }

@@ -15,6 +15,8 @@ export interface ShipFailure {
   readonly retryable: boolean;
   /** The rows themselves, to spool for a later tick. */
   readonly logs: readonly object[];
+  /** Cut off by the deadline while in flight: the endpoint may have them already (they may arrive twice). */
+  readonly inFlight?: boolean;
 }
 
 export interface ShipResult {
@@ -81,7 +83,7 @@ export class LogsIngestionSink implements RowSink {
       } catch (err) {
         const cause = isAggregateLogsUploadError(err) ? err.errors[0]?.cause : ensureError(err);
         if (cut?.aborted) {
-          return { rows: batch.length, logs: batch, retryable: true, reason: 'cut off by the tick deadline before the endpoint answered (if it had already accepted them, they arrive twice)' };
+          return { rows: batch.length, logs: batch, retryable: true, inFlight: true, reason: 'cut off by the tick deadline before the endpoint answered (if it had already accepted them, they arrive twice)' };
         }
         return { rows: batch.length, logs: batch, ...describeCause(cause ?? ensureError(err), this.secrets) };
       }

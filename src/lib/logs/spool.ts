@@ -148,7 +148,7 @@ export class BlobSpool implements Spool {
       try {
         await blob.deleteIfExists(options);
       } catch (again) {
-        if (again instanceof RestError && again.statusCode === 412) throw new Error(`another run claimed spooled batch ${entry.name} while it was replayed: its rows may be sent twice`);
+        if (again instanceof RestError && again.statusCode === 412) throw new Error(`another run claimed spooled batch ${entry.name} while it was replayed: its rows may be sent twice`, { cause: again });
         throw again;
       }
     }

@@ -142,6 +142,13 @@ describe('decide', () => {
     expect(next.get('c:a')).toEqual(h);
   });
 
+  // Found on the real cluster: pausing a connector leaves its FAILED task FAILED, and restarting it would
+  // undo the owner's pause.
+  it.each(['PAUSED', 'STOPPED'])('never restarts a FAILED task of a %s connector', (state) => {
+    const { decisions } = decide({ connectors: [connector('a', state, [['FAILED', TRANSIENT]])], history: new Map(), policy: POLICY, now: NOW });
+    expect(decisions.map((d) => [d.kind, d.target.taskId])).toEqual([['skipped-paused', 0]]);
+  });
+
   // A restart made without the history could not be remembered: the next run (a recycled worker, the CLI)
   // would make it again. Found by the soak: a restart from memory, lost with the worker, let the next one
   // count one attempt fewer than Connect saw.

@@ -76,6 +76,8 @@ describe('restartTargets against the Connect simulator', () => {
     ['a 500 that lasts is deferred, not counted', { status: 500, body: '{"error_code":500,"message":"Request timed out"}' }, 'deferred-rebalance', false, 500, 3],
     // The restart was made and failed (DistributedHerder.restartTask): an attempt, counted, not retried.
     ['a 500 "Failed to start task" counts as an attempt', { status: 500, body: '{"error_code":500,"message":"Failed to start task: x-1"}' }, 'failed', true, 500, 1],
+    // Found in review: "rebalance" in a connector name made its failure look transient, never counted.
+    ['a 500 "Failed to start task" of a connector named …-rebalance-… counts', { status: 500, body: '{"error_code":500,"message":"Failed to start task: orders-rebalance-audit-0"}' }, 'failed', true, 500, 1],
     ['a 500 of another kind counts as an attempt', { status: 500, body: '{"error_code":500,"message":"java.lang.NullPointerException"}' }, 'failed', true, 500, 1],
     ['a 500 "rebalance is expected" is deferred', { status: 500, body: '{"error_code":500,"message":"Request cannot be completed because a rebalance is expected"}' }, 'deferred-rebalance', false, 500, 3],
     ['a 500 forwarding failure is deferred', { status: 500, body: '{"error_code":500,"message":"IO Error trying to forward REST request: java.net.ConnectException: Connection refused"}' }, 'deferred-rebalance', false, 500, 3],

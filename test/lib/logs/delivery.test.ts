@@ -8,6 +8,7 @@ import { LogsIngestionSink } from '../../../src/lib/logs/ingestion';
 import { createMonitor } from '../../../src/lib/monitor';
 import { HEALING_TABLE, STATUS_TABLE } from '../../../src/lib/logs/schema';
 import { BlobSpool } from '../../../src/lib/logs/spool';
+import { summarizeTick } from '../../../src/lib/tick';
 import { testStorage } from '../../fakes/azurite';
 import { IngestionFake, ManagedIdentityFake } from '../../fakes/ingestion';
 
@@ -85,6 +86,9 @@ describe('no rows lost in an ingestion outage', () => {
     expect(times.slice(0, firstNew).every((t) => t < at(10).toISOString())).toBe(true);
     expect([...times.slice(0, firstNew)].sort()).toEqual(times.slice(0, firstNew));
     expect(r3.monitorRows.find((r) => r.State === 'ROWS_REPLAYED')?.RowCount).toBe(r3.delivery.replayed);
+    // The summary counts the replayed rows as shipped too (found in review: "101 of 601 rows shipped").
+    const total = r3.rows.length + r3.healingRows.length + r3.monitorRows.length + r3.delivery.replayed;
+    expect(summarizeTick(r3)).toContain(`${total} of ${total} rows shipped (${r3.delivery.replayed} replayed)`);
 
     const again = await run(15);
     expect(again.delivery.replayed).toBe(0);
