@@ -18,6 +18,7 @@ import { createMonitor } from '../src/lib/monitor';
 import type { TickResult } from '../src/lib/tick';
 import { IngestionFake, ManagedIdentityFake } from '../test/fakes/ingestion';
 import { writeTrustedServerTls } from '../test/fakes/tls';
+import { type RealClusterFigures, benchRealCluster } from './real-cluster';
 
 const SIZES = [100, 1_000, 5_000];
 const TASKS = 4;
@@ -197,7 +198,8 @@ async function parent(): Promise<void> {
 
   const coldStart = measureColdStart();
   const redaction = measureRedaction();
-  report(sizes, heal, coldStart, redaction, performance.now() - benchStarted);
+  const realCluster = await benchRealCluster((line) => process.stderr.write(`  ${line}\n`));
+  report(sizes, heal, coldStart, redaction, realCluster, performance.now() - benchStarted);
 }
 
 /** Inputs built to make a backtracking rule slow: long runs of what the rules look for, never completed. */
@@ -286,7 +288,7 @@ function measureColdStart(): ColdStart {
   };
 }
 
-function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: ColdStart, redaction: RedactionFigures[], elapsedMs: number): void {
+function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: ColdStart, redaction: RedactionFigures[], real: RealClusterFigures, elapsedMs: number): void {
   const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
   const f1 = (n: number) => n.toFixed(1);
   const lines: string[] = [];
@@ -348,6 +350,14 @@ function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: Co
     ],
   ];
   say();
+  if (!real.measured) say(`real cluster: not measured (${real.reason})`);
+  else {
+    say(`real cluster — Connect ${real.connect}, 2 workers, ${real.connectors} connectors × ${real.tasks / real.connectors} tasks of the test plugin (idle), ${real.failedTasks} tasks FAILED (marker removed: one restart heals each)`);
+    say(`  cluster start ${f1(real.clusterStartMs / 1000)} s, creating the connectors ${f1(real.createMs / 1000)} s, stop ${f1(real.stopMs / 1000)} s, the whole section ${f1(real.totalMs / 1000)} s`);
+    say(`  one monitor tick (AUTO_HEAL=on, memory sink and history): ${f0(real.tickMs)} ms, ${real.tickRestartCalls} restart calls`);
+    say(`  time until every failed task is RUNNING again: ours ${f0(real.oursHealthyMs)} ms; cron way (${real.cronMethod}: the names, each status in turn, a POST per FAILED task; ${real.cronRequests} requests, ${f0(real.cronRunMs)} ms) ${f0(real.cronHealthyMs)} ms; ours/cron ${real.ratio.toFixed(2)}`);
+  }
+  say();
   say('budgets');
   for (const [name, ok, detail] of budgets) say(`  ${ok ? 'PASS' : 'FAIL'}  ${name}: ${detail}`);
   say();
@@ -357,7 +367,7 @@ function report(sizes: SizeResult[], heal: Record<string, TickFigures>, cold: Co
   process.stdout.write(`${lines.join('\n')}\n`);
 
   mkdirSync('bench/results', { recursive: true });
-  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, latencyMs: LATENCY_MS, sizes, heal, cost, coldStart: cold, redaction, budgets: budgets.map(([name, ok, detail]) => ({ name, ok, detail })) }, null, 2);
+  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, latencyMs: LATENCY_MS, sizes, heal, cost, coldStart: cold, redaction, realCluster: real, budgets: budgets.map(([name, ok, detail]) => ({ name, ok, detail })) }, null, 2);
   writeFileSync('bench/results/latest.json', json);
   writeFileSync(`bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, json);
   if (budgets.some(([, ok]) => !ok)) process.exitCode = 1;

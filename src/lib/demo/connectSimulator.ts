@@ -31,8 +31,18 @@ export interface SimConnector {
   state: string;
   workerId: string;
   trace?: string;
+  /**
+   * A restart does not fix it: the instance fails again in start(), so a plain (synchronous) restart answers
+   * 500 `Failed to start connector: name`, as Connect does; KIP-745 still answers its 202 plan.
+   */
   sticky?: boolean;
+  /**
+   * A STOPPED connector (`PUT …/stop`) shows no tasks in Connect and its task restarts answer a 409 that never
+   * clears: the simulator keeps `tasks` here but serves them as Connect does.
+   */
   tasks: SimTask[];
+  /** The plugin's `version()`, which Connect 4.1+ adds to each status (default 1.0.0). */
+  pluginVersion?: string;
   /** The status record is missing: Connect leaves such a connector out of the expanded listing. */
   statusMissing?: boolean;
 }
@@ -75,6 +85,9 @@ export interface SimRestart {
   readonly taskId?: number;
   readonly failed?: boolean;
 }
+
+/** What Connect answers a task restart of a STOPPED connector, for as long as it stays stopped (FACTS.md). */
+const NO_LEADER = 'Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway.';
 
 export class ConnectSimulator {
   readonly connectors = new Map<string, SimConnector>();
@@ -149,6 +162,14 @@ export class ConnectSimulator {
       }
     }
 
+    const rejected = this.jettyRejects(rawPath);
+    if (rejected) {
+      // Jetty 12 (Kafka 4.0+) refuses ambiguous path encodings itself, before Connect sees the request.
+      const body = `{\n"message":"${rejected}",\n"url":"http://${req.headers.host ?? '127.0.0.1'}${rawPath}",\n"status":"400"\n}`;
+      res.writeHead(400, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+
     const fault = this.faults.find((f) => (!f.method || f.method === method) && matches(f.path, pathAndQuery) && f.times !== 0);
     if (fault) {
       if (fault.times !== undefined) fault.times--;
@@ -158,6 +179,19 @@ export class ConnectSimulator {
     const [status, body] = this.route(method, rawPath, url.searchParams);
     if (body === undefined) res.writeHead(status).end();
     else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+
+  /**
+   * Jetty 12's default URI compliance: `%2E` segments, `%2F`, `%25` and `%5C` in a path are a 400 from
+   * Kafka 4.0 on (Jetty 12.0.15 in connect-runtime 4.0.0's pom; measured on 4.4.0). Jetty 9.4 (3.x) decodes them.
+   */
+  private jettyRejects(rawPath: string): string | undefined {
+    if (!atLeast(this.kafka, 4, 0)) return undefined;
+    if (rawPath.split('/').some((seg) => /^(%2e|\.)+$/i.test(seg) && /%2e/i.test(seg))) return 'Ambiguous URI path segment';
+    if (/%2f/i.test(rawPath)) return 'Ambiguous URI path separator';
+    if (/%25/.test(rawPath)) return 'Ambiguous URI path encoding';
+    if (/%5c/i.test(rawPath)) return 'Suspicious Path Character';
+    return undefined;
   }
 
   private async answerFault(fault: SimFault, res: ServerResponse): Promise<void> {
@@ -191,12 +225,13 @@ export class ConnectSimulator {
     }
     if (parts.length === 3 && parts[2] === 'restart' && method === 'POST') return this.restartConnector(connector, name, query);
     if (parts.length === 5 && parts[2] === 'tasks' && parts[4] === 'status' && method === 'GET') {
-      const task = connector?.tasks.find((t) => String(t.id) === parts[3]);
-      return task ? [200, taskJson(task)] : notFound(`No status found for task ${name}-${parts[3]}`);
+      const task = connector && this.tasksOf(connector).find((t) => String(t.id) === parts[3]);
+      return task ? [200, this.taskJson(task, connector.pluginVersion)] : notFound(`No status found for task ${name}-${parts[3]}`);
     }
     if (parts.length === 5 && parts[2] === 'tasks' && parts[4] === 'restart' && method === 'POST') {
       const task = connector?.tasks.find((t) => String(t.id) === parts[3]);
       if (!connector) return notFound(`Unknown connector: ${name}`);
+      if (connector.state === 'STOPPED') return [409, { error_code: 409, message: NO_LEADER }];
       if (!task) return notFound(`Unknown task: ${name}-${parts[3]}`);
       if (task.failsToStart) {
         this.restarts.push({ connector: name, taskId: task.id, failed: true });
@@ -222,17 +257,30 @@ export class ConnectSimulator {
     return out;
   }
 
-  private status(c: SimConnector): unknown {
+  /** Sorted by id; a restart plan on 4.4 is not (FACTS.md), which `order` plays by reversing it. */
+  private status(c: SimConnector, order: 'sorted' | 'reversed' = 'sorted'): unknown {
+    const tasks = [...this.tasksOf(c)].sort((a, b) => (order === 'sorted' ? a.id - b.id : b.id - a.id));
+    const version = atLeast(this.kafka, 4, 1) ? { version: c.pluginVersion ?? '1.0.0' } : {};
     return {
       name: c.name,
-      connector: { state: c.state, worker_id: c.workerId, ...(c.trace && { trace: c.trace }) },
-      tasks: [...c.tasks].sort((a, b) => a.id - b.id).map(taskJson),
+      connector: { state: c.state, worker_id: c.workerId, ...version, ...(c.trace && traced(c.state) && { trace: c.trace }) },
+      tasks: tasks.map((t) => this.taskJson(t, c.pluginVersion)),
       type: c.type,
     };
   }
 
+  private taskJson(t: SimTask, pluginVersion = '1.0.0'): unknown {
+    // 4.1+: the task's version, null for a task the worker could not build or has not been given yet.
+    const version = atLeast(this.kafka, 4, 1) ? { version: t.failsToStart || t.state === 'UNASSIGNED' ? null : pluginVersion } : {};
+    return { id: t.id, state: t.state, worker_id: t.workerId, ...version, ...(t.trace && traced(t.state) && { trace: t.trace }) };
+  }
+
+  private tasksOf(c: SimConnector): SimTask[] {
+    return c.state === 'STOPPED' ? [] : c.tasks;
+  }
+
   private info(c: SimConnector): unknown {
-    return { name: c.name, config: { ...c.config, name: c.name }, tasks: c.tasks.map((t) => ({ connector: c.name, task: t.id })), type: c.type };
+    return { name: c.name, config: { ...c.config, name: c.name }, tasks: this.tasksOf(c).map((t) => ({ connector: c.name, task: t.id })), type: c.type };
   }
 
   /** Before 3.0 the query is ignored and only the Connector instance restarts (204); from 3.0 a 202 plan. */
@@ -241,42 +289,54 @@ export class ConnectSimulator {
     const includeTasks = query.get('includeTasks') === 'true';
     const onlyFailed = query.get('onlyFailed') === 'true';
     if (!atLeast(this.kafka, 3, 0) || (!includeTasks && !onlyFailed)) {
-      this.restartInstance(c);
+      if (!this.restartInstance(c, true)) return [500, { error_code: 500, message: `Failed to start connector: ${name}` }];
       return [204, undefined];
     }
     // The 202 plan shows what will restart as RESTARTING (with the old trace); the restart itself is asynchronous.
-    const restartConnector = !onlyFailed || c.state === 'FAILED';
-    const tasks = includeTasks ? c.tasks.filter((t) => !onlyFailed || t.state === 'FAILED') : [];
-    const plan = this.status({
-      ...c,
-      ...(restartConnector && { state: 'RESTARTING' }),
-      tasks: c.tasks.map((t) => (tasks.includes(t) ? { ...t, state: 'RESTARTING' } : t)),
-    });
+    // A PAUSED or STOPPED connector's plan restarts nothing: every state as it is.
+    const active = c.state !== 'PAUSED' && c.state !== 'STOPPED';
+    const restartConnector = active && (!onlyFailed || c.state === 'FAILED');
+    const tasks = includeTasks && active ? c.tasks.filter((t) => !onlyFailed || t.state === 'FAILED') : [];
+    const plan = this.status(
+      {
+        ...c,
+        ...(restartConnector && { state: 'RESTARTING' }),
+        tasks: c.tasks.map((t) => (tasks.includes(t) ? { ...t, state: 'RESTARTING' } : t)),
+      },
+      atLeast(this.kafka, 4, 4) ? 'reversed' : 'sorted',
+    );
     if (restartConnector) this.restartInstance(c);
     for (const t of tasks) this.restartTask(c, t);
     return [202, plan];
   }
 
-  /** A restart brings an instance back to RUNNING unless the test or demo keeps it failing (`sticky`). */
-  private restartInstance(c: SimConnector): void {
-    this.restarts.push({ connector: c.name });
-    if (!c.sticky) {
+  /**
+   * A restart brings an instance back to RUNNING unless the test or demo keeps it failing (`sticky`). Returns
+   * false when a synchronous restart failed again in start(). A PAUSED or STOPPED connector stays as it is.
+   */
+  private restartInstance(c: SimConnector, synchronous = false): boolean {
+    // Only a plain restart waits for start() and answers its failure; KIP-745 answers the plan first.
+    const fails = synchronous && !!c.sticky && c.state === 'FAILED';
+    this.restarts.push({ connector: c.name, ...(fails && { failed: true }) });
+    if (!c.sticky && c.state !== 'PAUSED' && c.state !== 'STOPPED') {
       c.state = 'RUNNING';
       delete c.trace;
     }
+    return !fails;
   }
 
   private restartTask(c: SimConnector, t: SimTask): void {
     this.restarts.push({ connector: c.name, taskId: t.id });
-    if (!t.sticky) {
+    if (!t.sticky && c.state !== 'PAUSED') {
       t.state = 'RUNNING';
       delete t.trace;
     }
   }
 }
 
-function taskJson(t: SimTask): unknown {
-  return { id: t.id, state: t.state, worker_id: t.workerId, ...(t.trace && { trace: t.trace }) };
+/** Connect keeps a trace on a FAILED status, and on what a restart plan shows RESTARTING. */
+function traced(state: string): boolean {
+  return state === 'FAILED' || state === 'RESTARTING';
 }
 
 function notFound(message: string): [number, unknown] {
