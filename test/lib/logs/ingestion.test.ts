@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createCredential } from '../../../src/lib/credential';
 import { LogsIngestionSink, NdjsonSink } from '../../../src/lib/logs/ingestion';
-import { IngestionFake, ManagedIdentityFake } from '../../fakes/ingestion';
+import { useIngestionFakes } from '../../helpers/ingestion';
 
 const DCR = 'dcr-00112233445566778899aabbccddeeff';
 const STREAM = 'Custom-KafkaConnectStatus';
@@ -10,19 +10,11 @@ const CLIENT_ID = '11111111-2222-3333-4444-555555555555';
 
 /** Real LogsIngestionClient, real DefaultAzureCredential, https fake, managed identity on loopback. */
 describe('LogsIngestionSink', () => {
-  const identity = new ManagedIdentityFake('token-abc', 'identity-header-value');
-  const ingestion = new IngestionFake('token-abc');
+  const { identity, ingestion, endpoint: url } = useIngestionFakes('token-abc');
   let endpoint = '';
 
-  beforeAll(async () => {
-    process.env.IDENTITY_ENDPOINT = await identity.start();
-    process.env.IDENTITY_HEADER = identity.header;
-    endpoint = await ingestion.start();
-  });
-  afterAll(async () => {
-    await Promise.all([identity.stop(), ingestion.stop()]);
-  });
   beforeEach(() => {
+    endpoint = url();
     ingestion.uploads.length = 0;
     ingestion.delayMs = 0;
     ingestion.hang = false;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createCredential } from '../../../src/lib/credential';
 import { Delivery } from '../../../src/lib/logs/delivery';
 import { LogsIngestionSink } from '../../../src/lib/logs/ingestion';
@@ -6,7 +6,7 @@ import { HEALING_TABLE, STATUS_TABLE } from '../../../src/lib/logs/schema';
 import { BlobSpool, SPOOL_CONTAINER } from '../../../src/lib/logs/spool';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { testStorage } from '../../fakes/azurite';
-import { IngestionFake, ManagedIdentityFake } from '../../fakes/ingestion';
+import { useIngestionFakes } from '../../helpers/ingestion';
 
 const DCR = 'dcr-replay';
 const NOW = new Date('2026-11-22T08:00:00.000Z');
@@ -14,21 +14,11 @@ const storage = testStorage('kcmreplay');
 
 /** Replay at the real boundary: blobs and leases in Azurite, the real SDK against the https fake. */
 describe('replaying the spool', () => {
-  const identity = new ManagedIdentityFake('replay-token', 'replay-header');
-  const ingestion = new IngestionFake('replay-token');
-  let endpoint = '';
+  const { ingestion, endpoint } = useIngestionFakes('replay-token');
   const spool = () => BlobSpool.fromConfig({ kind: 'connection-string', connectionString: storage });
-  const sink = () => new LogsIngestionSink({ endpoint, dcrImmutableId: DCR }, createCredential(), [], { maxRetries: 0 });
+  const sink = () => new LogsIngestionSink({ endpoint: endpoint(), dcrImmutableId: DCR }, createCredential(), [], { maxRetries: 0 });
   const rows = (stream: string, n: number) => Array.from({ length: n }, (_, i) => ({ TimeGenerated: NOW.toISOString(), Stream: stream, i }));
 
-  beforeAll(async () => {
-    process.env.IDENTITY_ENDPOINT = await identity.start();
-    process.env.IDENTITY_HEADER = identity.header;
-    endpoint = await ingestion.start();
-  });
-  afterAll(async () => {
-    await Promise.all([identity.stop(), ingestion.stop()]);
-  });
   beforeEach(async () => {
     for (const e of await spool().list()) await spool().remove(e);
     ingestion.uploads.length = 0;
