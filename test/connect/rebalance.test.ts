@@ -169,12 +169,7 @@ describe('a worker leaves the real cluster while the monitor ticks', () => {
     expect(posts.every((p) => p.startsWith(`/connectors/${failing}/tasks/0/restart `))).toBe(true);
     process.stderr.write(`[rebalance graceful] states ${[...seen.states].join(' ')}; task 0 outcomes ${countBy(seen.outcomes.map((o) => `${String(o.Outcome)}/${String(o.HttpStatus)}`))}; posts ${countBy(posts)}\n`);
 
-    await victim.start();
-    await waitUntil('the returning worker to take tasks again', async () => {
-      const s = await allSettled();
-      const ids = new Set(Object.values(s).flatMap((x) => x.tasks.map((t) => t.worker_id)));
-      return ids.size === 2 ? true : undefined;
-    }, 60_000, 500);
+    await bringBack(victim);
   });
 
   it('by a crash: restarts forwarded to the dead worker are deferred (500 IO Error, then 409) and not counted; the later one is attempt 1', { timeout: 240_000 }, async () => {
@@ -196,11 +191,16 @@ describe('a worker leaves the real cluster while the monitor ticks', () => {
     process.stderr.write(`[rebalance crash] states ${[...seen.states].join(' ')}; task 0 outcomes ${countBy(seen.outcomes.map((o) => `${String(o.Outcome)}/${String(o.HttpStatus)}`))}; posts ${countBy(posts)}\n`);
     expect(posts.filter((p) => p.endsWith(' 204'))).toHaveLength(1);
 
-    await victim.start();
-    await waitUntil('the returning worker to take tasks again', async () => {
-      const s = await allSettled();
-      const ids = new Set(Object.values(s).flatMap((x) => x.tasks.map((t) => t.worker_id)));
-      return ids.size === 2 ? true : undefined;
-    }, 60_000, 500);
+    await bringBack(victim);
   });
 });
+
+/** Starts the stopped worker again and waits until it holds tasks, so the next case (and file) sees two. */
+async function bringBack(victim: { start(): Promise<void> }): Promise<void> {
+  await victim.start();
+  await waitUntil('the returning worker to take tasks again', async () => {
+    const s = await allSettled();
+    const ids = new Set(Object.values(s).flatMap((x) => x.tasks.map((t) => t.worker_id)));
+    return ids.size === 2 ? true : undefined;
+  }, 60_000, 500);
+}
