@@ -35,6 +35,13 @@ export async function startAzurite(): Promise<Azurite> {
     ],
     { stdio: 'ignore', cwd: workspace, env: { ...process.env, AZURITE_ACCOUNTS: ACCOUNTS.map((a, i) => `${a}:${keys[i]}`).join(';') } },
   );
+  // An interrupted run (Ctrl-C, SIGTERM) must not leave Azurite or its folder behind.
+  const cleanUp = () => {
+    child.kill();
+    rmSync(workspace, { recursive: true, force: true });
+  };
+  process.once('exit', cleanUp);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (cleanUp(), process.exit(130)));
   await Promise.all([waitForPort(port, 15_000), waitForPort(blobPort, 15_000)]);
   return {
     connectionStrings: Object.fromEntries(

@@ -29,3 +29,9 @@ export function atLeast(version: KafkaVersion | undefined, major: number, minor:
 export const supportsExpand = (v: KafkaVersion | undefined) => atLeast(v, 2, 3);
 /** `restart?includeTasks=true&onlyFailed=true` (KIP-745), Kafka 3.0. */
 export const supportsRestartPlan = (v: KafkaVersion | undefined) => atLeast(v, 3, 0);
+/**
+ * Kafka 4.0 moved Connect to Jetty 12, which refuses `%2F`, `%5C` and `%25` in a path segment (400
+ * "Ambiguous URI path separator", "Suspicious Path Character", "Ambiguous URI path encoding") before
+ * Connect sees the request: a connector whose name holds `/`, `\` or `%` cannot be restarted over REST.
+ */
+export const refusesEncodedSeparators = (v: KafkaVersion | undefined) => v !== undefined && atLeast(v, 4, 0);

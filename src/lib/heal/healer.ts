@@ -1,7 +1,7 @@
 import type { AutoHeal } from '../config';
 import type { ConnectClient } from '../connect/client';
 import type { ClusterSnapshot } from '../connect/read';
-import { parseKafkaVersion, supportsRestartPlan } from '../connect/version';
+import { parseKafkaVersion, refusesEncodedSeparators, supportsRestartPlan } from '../connect/version';
 import { ensureError } from '../errors';
 import { clip } from '../redact';
 import { type HistoryStore, merge } from './history';
@@ -112,6 +112,7 @@ export class Healer {
         ? due.map((target): RestartResult => ({ target, outcome: 'dry-run', counted: false, detail: 'AUTO_HEAL=dry-run: nothing was POSTed' }))
         : await restartTargets(client, due, failed, {
             restartPlan: supportsRestartPlan(parseKafkaVersion(snapshot.version)),
+            strictPaths: refusesEncodedSeparators(parseKafkaVersion(snapshot.version)),
             concurrency: this.options.concurrency ?? RESTART_CONCURRENCY,
             retryDelaysMs: this.options.retryDelaysMs ?? RETRY_DELAYS_MS,
             ...(signal && { signal }),

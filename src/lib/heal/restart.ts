@@ -5,7 +5,7 @@ import { clip } from '../redact';
 import { type Target, targetKey } from './policy';
 
 /** What became of one restart call. Only `restarted` and `failed` count as an attempt. */
-export type RestartOutcome = 'restarted' | 'failed' | 'deferred-rebalance' | 'deferred-deadline' | 'deferred-history' | 'not-found' | 'dry-run';
+export type RestartOutcome = 'restarted' | 'failed' | 'deferred-rebalance' | 'deferred-deadline' | 'deferred-history' | 'not-found' | 'unaddressable' | 'dry-run';
 
 export interface RestartResult {
   readonly target: Target;
@@ -18,6 +18,8 @@ export interface RestartResult {
 export interface RestartOptions {
   /** KIP-745 (Kafka 3.0): one call restarts a connector and its failed tasks. */
   readonly restartPlan: boolean;
+  /** Kafka 4.0+ (Jetty 12): a name with `/`, `\` or `%` cannot be put in a URL path at all. */
+  readonly strictPaths?: boolean;
   readonly concurrency: number;
   /** Waits before retrying a transient refusal (see isTransient) within the tick; then it is deferred to the next tick. */
   readonly retryDelaysMs: readonly number[];
@@ -61,7 +63,11 @@ function restartPath(t: Target): string {
 
 /** Makes the calls with bounded concurrency; never throws, every target gets a result. */
 export async function restartTargets(client: ConnectClient, due: readonly Target[], failed: readonly Target[], options: RestartOptions): Promise<RestartResult[]> {
-  const calls = planCalls(due, failed, options.restartPlan);
+  // Not sent, not counted: a POST would only earn a 400 from Jetty, and counting it would back off from (and
+  // give up on) restarts that never happened.
+  const blocked = options.strictPaths ? due.filter((t) => UNADDRESSABLE.test(t.connector)) : [];
+  const refused = blocked.map((target): RestartResult => ({ target, outcome: 'unaddressable', counted: false, detail: UNADDRESSABLE_DETAIL }));
+  const calls = planCalls(blocked.length > 0 ? due.filter((t) => !blocked.includes(t)) : due, failed, options.restartPlan);
   const results = await mapLimit(calls, options.concurrency, async (call) => {
     const r = await callWithRetry(client, call.path, options);
     if (!(call.plan && r.outcome === 'restarted' && r.httpStatus === 204)) return call.targets.map((target) => ({ target, ...r }));
@@ -73,8 +79,11 @@ export async function restartTargets(client: ConnectClient, due: readonly Target
     }
     return out;
   });
-  return results.flat();
+  return [...refused, ...results.flat()];
 }
+
+const UNADDRESSABLE = /[/\\%]/;
+const UNADDRESSABLE_DETAIL = 'not restarted: Kafka Connect 4.x (Jetty 12) refuses a connector name with / \\ or % in a URL path, so no restart can reach it; rename the connector, or restart it by hand';
 
 async function callWithRetry(client: ConnectClient, path: string, options: RestartOptions): Promise<Omit<RestartResult, 'target'>> {
   for (let retry = 0; ; retry++) {
@@ -88,6 +97,8 @@ async function callWithRetry(client: ConnectClient, path: string, options: Resta
       if (!(e instanceof ConnectError)) return { outcome: 'failed', counted: true, detail: clip(e.message, 300) };
       const status = e.status !== undefined ? { httpStatus: e.status } : {};
       if (e.kind === 'NOT_FOUND') return { outcome: 'not-found', counted: false, ...status, detail: `${e.message} (deleted while the tick ran)` };
+      // Jetty's own refusal of the path (a Connect whose version we could not read): the restart never happened.
+      if (e.status === 400 && /^(Ambiguous URI path|Suspicious Path Character)/.test(e.detail)) return { outcome: 'unaddressable', counted: false, ...status, detail: `${e.message}: ${UNADDRESSABLE_DETAIL}` };
       const transient = isTransient(e);
       if (transient && retry < options.retryDelaysMs.length && !options.signal?.aborted) {
         await sleep(options.retryDelaysMs[retry]!);

@@ -123,6 +123,28 @@ describe('restartTargets against the Connect simulator', () => {
     for (let n = 4; n <= secret.length; n++) expect(result?.detail).not.toContain(secret.slice(0, n));
   });
 
+  // Found on the real cluster: Jetty 12 (Kafka 4.x) refuses %2F %5C %25 in a path before Connect sees it.
+  // Counting those 400s backed off from, and gave up on, restarts that never happened.
+  it.each([
+    ['4.4.0', 'unaddressable', 0],
+    ['3.9.2', 'restarted', 1],
+  ])('Connect %s: a connector named with / \\ or %% is %s (%i POSTs per name)', async (version, outcome, posts1) => {
+    const names = ['a/b', 'a\\b', '100%'];
+    const { sim, client } = await setup(version, ...names.map((n) => failingTask(n)));
+    const due = names.map((connector) => ({ connector, taskId: 1 }));
+    const results = await restartTargets(client, due, due, { ...OPTS, strictPaths: version.startsWith('4.') });
+    expect(results.map((r) => [r.target.connector, r.outcome, r.counted])).toEqual(names.map((n) => [n, outcome, outcome === 'restarted']));
+    expect(posts(sim)).toHaveLength(names.length * posts1);
+  });
+
+  it('does not count the 400 of a Connect 4.x whose version was not known', async () => {
+    const { sim, client } = await setup('4.4.0', failingTask('a/b'));
+    const due = [{ connector: 'a/b', taskId: 1 }];
+    const [result] = await restartTargets(client, due, due, OPTS);
+    expect(result).toMatchObject({ outcome: 'unaddressable', counted: false, httpStatus: 400 });
+    expect(posts(sim)).toHaveLength(1);
+  });
+
   it('falls back to task restarts when a Connect of unknown version answers the KIP-745 call with 204 (< 3.0)', async () => {
     const c = failingTask('legacy', 3, [0, 2]);
     const { sim, client } = await setup('2.2.0', c);
