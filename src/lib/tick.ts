@@ -64,19 +64,20 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const startedMs = performance.now();
   const stamp: TickStamp = { timeGenerated: started.toISOString(), correlationId: (deps.newCorrelationId ?? randomUUID)() };
   const requestsBefore = deps.clients.reduce((n, c) => n + c.requests, 0);
-  // One budget, cut in three so that each stage leaves time to the next: Connect work stops first, uploads
-  // next, and the last seconds keep what could not be shipped (the spool) and the monitor's own rows.
+  // One budget, cut in stages so that each leaves time to the next: Connect work stops first, the history
+  // saves next, then no upload starts, then uploads in flight are cut, and the last seconds spool.
   const budgetMs = deps.budgetMs ?? DEFAULT_BUDGET_MS;
   const spoolDeadline = AbortSignal.timeout(budgetMs);
   const ownCutDeadline = AbortSignal.timeout(Math.max(budgetMs - OWN_CUT_RESERVE_MS, Math.floor(budgetMs * 0.95)));
   const cutDeadline = AbortSignal.timeout(Math.max(budgetMs - CUT_RESERVE_MS, Math.floor(budgetMs * 0.9)));
-  const shipDeadline = AbortSignal.timeout(Math.max(budgetMs - SPOOL_RESERVE_MS, Math.floor(budgetMs * 0.8)));
+  const shipMs = Math.max(budgetMs - SPOOL_RESERVE_MS, Math.floor(budgetMs * 0.8));
+  const shipDeadline = AbortSignal.timeout(shipMs);
   const connectMs = Math.max(budgetMs - CONNECT_RESERVE_MS, Math.floor(budgetMs / 2));
   const connectDeadline = AbortSignal.timeout(connectMs);
   // The history saves around the restarts: past the Connect deadline (a restart it cut off must still be
   // written down), but well before the upload deadline, so that a storage write that never answers cannot
   // keep the healing rows from shipping.
-  const historyDeadline = AbortSignal.timeout(Math.floor((connectMs + Math.max(budgetMs - SPOOL_RESERVE_MS, Math.floor(budgetMs * 0.8))) / 2));
+  const historyDeadline = AbortSignal.timeout(Math.floor((connectMs + shipMs) / 2));
   // Every call in flight listens to these: hundreds at once is by design, not a leak.
   setMaxListeners(0, spoolDeadline, ownCutDeadline, cutDeadline, shipDeadline, historyDeadline, connectDeadline);
   // Uploads start until shipDeadline and may finish until cutDeadline (an upload cut in flight may have

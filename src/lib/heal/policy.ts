@@ -95,8 +95,10 @@ export function decide(input: HealInput): HealPlan {
   const decisions: Decision[] = [];
   const interval = (attempts: number) => backoffMinutes(attempts, policy.backoffCapMinutes);
 
-  /** `trace` is shown (redacted); `matched` is what the patterns see (not redacted: see TaskStatus). */
-  /** `held`: the task's connector is PAUSED or STOPPED on purpose; a restart would undo its owner's decision. */
+  /**
+   * `trace` is shown (redacted); `matched` is what the patterns see (not redacted: see TaskStatus); `held`
+   * says the task's connector is PAUSED or STOPPED on purpose, and a restart would undo its owner's decision.
+   */
   const observe = (target: Target, state: string, trace: string | undefined, matched: string | undefined, held?: string) => {
     const key = targetKey(target);
     const h = input.history.get(key) ?? { attempts: 0 };

@@ -18,10 +18,16 @@ export interface DeliveryReport {
   /** Why the spooled rows were not shipped: one entry per reason, with its row count. */
   readonly spooledBecause: readonly SpoolReason[];
   /** Spooled rows that were cut off in flight: the endpoint may have them already, so they may arrive twice. */
-  readonly mayRepeat: ReadonlyArray<{ readonly stream: string; readonly rows: readonly object[] }>;
+  readonly mayRepeat: readonly RowBatch[];
   readonly dropped: readonly Drop[];
   /** The spool itself failing: one line each. */
   readonly problems: readonly string[];
+}
+
+/** Rows of one stream. */
+export interface RowBatch {
+  readonly stream: string;
+  readonly rows: readonly object[];
 }
 
 export interface SpoolReason {
@@ -70,7 +76,7 @@ export class Delivery {
     const dropped: Drop[] = [];
     const problems: string[] = [];
     const spooledBecause: SpoolReason[] = [];
-    const mayRepeat: Array<{ stream: string; rows: readonly object[] }> = [];
+    const mayRepeat: RowBatch[] = [];
     const blocked = new Set<string>();
     let replayed = 0;
     let spooled = 0;
@@ -113,12 +119,12 @@ export class Delivery {
   }
 
   /** Ships each batch; spools what may pass later, drops on record what never will. */
-  async deliver(batches: ReadonlyArray<{ stream: string; rows: readonly object[] }>, deadline: DeliveryDeadline = {}): Promise<DeliveryReport> {
+  async deliver(batches: readonly RowBatch[], deadline: DeliveryDeadline = {}): Promise<DeliveryReport> {
     const shipped = await Promise.all(batches.filter((b) => b.rows.length > 0).map((b) => this.sink.ship(b.stream, b.rows, deadline)));
     const dropped: Drop[] = shipped.flatMap((r) => badData(r.stream, r));
     const problems: string[] = [];
     const spooledBecause: SpoolReason[] = [];
-    const mayRepeat: Array<{ stream: string; rows: readonly object[] }> = [];
+    const mayRepeat: RowBatch[] = [];
     let spooled = 0;
     for (const result of shipped) {
       const retry = result.failures.filter((f) => f.retryable).flatMap((f) => f.logs);
@@ -200,6 +206,6 @@ function mergeReasons(reasons: readonly SpoolReason[]): SpoolReason[] {
   return [...byReason].map(([reason, rows]) => ({ rows, reason }));
 }
 
-function cutInFlight(result: ShipResult): Array<{ stream: string; rows: readonly object[] }> {
+function cutInFlight(result: ShipResult): RowBatch[] {
   return result.failures.filter((f) => f.inFlight).map((f) => ({ stream: result.stream, rows: f.logs }));
 }
