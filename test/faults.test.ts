@@ -84,7 +84,7 @@ const CASES: Case[] = [
     sim: (pki) => ({ tls: { ...pki.server, ca: pki.ca.cert, requestCert: true } }),
     cluster: ({ pki }) => ({ caCert: pki.ca.cert, clientCert: pki.stranger.cert, clientKey: pki.stranger.key }),
     check: (r) => expect(clusterRow(r)?.State).toBe('TLS_ERROR'),
-    line: /^faulty-[\w-]+: GET \/ → TLS_ERROR: the server closed the TLS connection before answering: was the client certificate rejected\?$/m,
+    line: /^faulty-[\w-]+: GET \/ → TLS_ERROR: the server closed the TLS connection before answering: was the client certificate rejected\? \(check KAFKA_CONNECT_CLUSTERS\[0\]\.clientCert\)$/m,
   },
   {
     name: 'connect timeout (the TLS handshake never completes)',
@@ -109,13 +109,13 @@ const CASES: Case[] = [
     sim: () => ({ basicAuth: { username: 'monitor', password: 'the-right-one' } }),
     cluster: () => ({ username: 'monitor', password: CANARY }),
     check: (r) => expect(clusterRow(r)?.State).toBe('UNAUTHORIZED'),
-    line: /^faulty-[\w-]+: GET \/ → 401 UNAUTHORIZED: User cannot access the resource\.$/m,
+    line: /^faulty-[\w-]+: GET \/ → 401 UNAUTHORIZED: User cannot access the resource\. \(check KAFKA_CONNECT_CLUSTERS\[0\]\.username and KAFKA_CONNECT_CLUSTERS\[0\]\.password\)$/m,
   },
   {
     name: '403 from Connect',
     setup: ({ sim }) => void sim.inject({ path: '/', status: 403, body: '{"error_code":403,"message":"Forbidden"}' }),
     check: (r) => expect(clusterRow(r)?.State).toBe('FORBIDDEN'),
-    line: /^faulty-[\w-]+: GET \/ → 403 FORBIDDEN: Forbidden$/m,
+    line: /^faulty-[\w-]+: GET \/ → 403 FORBIDDEN: Forbidden \(set KAFKA_CONNECT_CLUSTERS\[0\]\.username and KAFKA_CONNECT_CLUSTERS\[0\]\.password\)$/m,
   },
   {
     name: 'a connector deleted mid-tick (404 on its restart)',

@@ -1,19 +1,23 @@
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { type Settings, loadConfig } from '../lib/config';
+import { type MonitorConfig, type Settings, type StorageConfig, loadConfig } from '../lib/config';
+import { type ConnectTimeouts, DEFAULT_TIMEOUTS } from '../lib/connect/client';
 import { ConnectSimulator } from '../lib/demo/connectSimulator';
 import { DEMO_DB_PASSWORD, demoConnectors } from '../lib/demo/scenario';
 import { ConfigError, MonitorError, ensureError } from '../lib/errors';
-import { MemoryHistoryStore } from '../lib/heal/history';
+import { HISTORY_TABLE, type HistoryStore, MemoryHistoryStore } from '../lib/heal/history';
+import { LocalState, StateBusyError, stateDir } from '../lib/local/state';
 import { NdjsonSink, type RowSink } from '../lib/logs/ingestion';
-import { createMonitor } from '../lib/monitor';
+import { type MonitorOptions, createMonitor } from '../lib/monitor';
 import { clip, redact } from '../lib/redact';
 import { renderHealing, renderStatus } from '../lib/render';
 import type { StatusRow } from '../lib/logs/rows';
+import type { Spool } from '../lib/logs/spool';
 import { HEALING_TABLE, STATUS_TABLE } from '../lib/logs/schema';
 import { type TickResult, summarizeTick, tickProblems } from '../lib/tick';
+import { startProgress } from './progress';
 
 /** Exit codes, documented in the README. When several apply, the highest wins. */
 export const EXIT = {
@@ -22,11 +26,13 @@ export const EXIT = {
   CONFIG: 2,
   CLUSTER_UNREADABLE: 3,
   NOT_SHIPPED: 4,
+  HISTORY_UNAVAILABLE: 5,
+  BUSY: 6,
 } as const;
 
 export interface CliIO {
-  readonly stdout: Writable & { isTTY?: boolean };
-  readonly stderr: Writable;
+  readonly stdout: Writable & { isTTY?: boolean; columns?: number };
+  readonly stderr: Writable & { isTTY?: boolean; columns?: number };
   readonly env: Settings;
   readonly cwd: string;
 }
@@ -41,13 +47,29 @@ Commands:
 
 Options:
   --settings FILE   read Values from this local.settings.json (default: ./local.settings.json if present)
-  --out FILE        once: write rows as NDJSON to FILE instead of stdout (when LOGS_INGESTION_ENDPOINT is unset)
+  --out FILE        once: append rows as NDJSON to FILE instead of stdout (when LOGS_INGESTION_ENDPOINT is unset)
+  --timeout SEC     give up on a Connect request after SEC seconds (default 30)
   --all             status: list RUNNING tasks too
+  --wide            status, demo: never cut a table to the terminal's width
   --json            alert-params: print a JSON array (for -p connectors=@file.json) instead of a bicepparam line
   -h, --help        show this help
 
-Settings come from the environment, then local.settings.json Values. Exit codes: 0 the tick ran,
-1 internal error, 2 bad configuration or usage, 3 a cluster could not be read, 4 rows could not be shipped.`;
+Settings come from the environment, then local.settings.json Values. Without AzureWebJobsStorage the restart
+history and spool live in KC_MONITOR_STATE_DIR (default ~/.local/state/kc-monitor). Exit codes: 0 the tick ran,
+1 internal error, 2 bad configuration or usage, 3 a cluster could not be read, 4 rows could not be shipped,
+5 the restart history could not be read or written, 6 another run holds the local state.`;
+
+/** How long `once` waits for an overlapping run (a slow cron run, a manual one) to finish with the local state. */
+const STATE_LOCK_WAIT_MS = 60_000;
+
+interface Flags {
+  readonly settings?: string;
+  readonly out?: string;
+  readonly all: boolean;
+  readonly wide: boolean;
+  readonly json: boolean;
+  readonly timeouts: ConnectTimeouts;
+}
 
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   const say = (text: string) => io.stderr.write(`${text}\n`);
@@ -59,7 +81,9 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       options: {
         settings: { type: 'string' },
         out: { type: 'string' },
+        timeout: { type: 'string' },
         all: { type: 'boolean' },
+        wide: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -74,16 +98,29 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     io.stdout.write(`${USAGE}\n`);
     return EXIT.OK;
   }
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeout !== undefined && !(timeout > 0 && timeout <= 3600)) {
+    say(`kc-monitor: --timeout: ${JSON.stringify(values.timeout)} is not a number of seconds between 0 and 3600`);
+    return EXIT.CONFIG;
+  }
+  const flags: Flags = {
+    ...(values.settings !== undefined && { settings: values.settings }),
+    ...(values.out !== undefined && { out: values.out }),
+    all: !!values.all,
+    wide: !!values.wide,
+    json: !!values.json,
+    timeouts: timeout === undefined ? DEFAULT_TIMEOUTS : { connectMs: Math.min(DEFAULT_TIMEOUTS.connectMs, timeout * 1000), headersMs: timeout * 1000, bodyMs: timeout * 1000 },
+  };
   try {
     switch (command) {
       case 'status':
-        return await status(io, readSettings(io, values.settings), !!values.all);
+        return await status(io, readSettings(io, flags.settings), flags);
       case 'once':
-        return await once(io, readSettings(io, values.settings), values.out);
+        return await once(io, readSettings(io, flags.settings), flags);
       case 'demo':
-        return await demo(io);
+        return await demo(io, flags);
       case 'alert-params':
-        return await alertParams(io, readSettings(io, values.settings), !!values.json);
+        return await alertParams(io, readSettings(io, flags.settings), flags);
       default:
         say(`kc-monitor: ${command ? `unknown command "${command}"` : 'no command given'}\n\n${USAGE}`);
         return EXIT.CONFIG;
@@ -93,6 +130,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     if (e instanceof ConfigError) {
       say(`kc-monitor: ${e.message}`);
       return EXIT.CONFIG;
+    }
+    if (e instanceof StateBusyError) {
+      say(`kc-monitor: ${e.message}`);
+      return EXIT.BUSY;
     }
     say(`kc-monitor: ${e instanceof MonitorError ? e.message : `internal error: ${clip(e.message, 300)}`}`);
     return EXIT.INTERNAL;
@@ -115,33 +156,101 @@ function readSettings(io: CliIO, file: string | undefined): Settings {
   return { ...fromFile, ...Object.fromEntries(Object.entries(io.env).filter(([, v]) => v !== undefined && v !== '')) };
 }
 
-async function status(io: CliIO, settings: Settings, allTasks: boolean): Promise<number> {
+/**
+ * Where the restart history lives for the CLI: the function's own table when AzureWebJobsStorage is set (so a
+ * run by hand never resets a backoff), else the CLI's local state directory (a plain VM under cron).
+ */
+interface HistoryPlace {
+  readonly store?: HistoryStore;
+  readonly spool?: Spool;
+  /** One phrase for the line on stderr. */
+  readonly where: string;
+  readonly local?: LocalState;
+}
+
+function historyPlace(io: CliIO, config: MonitorConfig, open: boolean): HistoryPlace {
+  if (config.storage) return { where: `table ${HISTORY_TABLE} in ${describeStorage(config.storage)}, shared with the function` };
+  const dir = stateDir(io.env);
+  const local = open ? LocalState.open(dir) : LocalState.peek(dir);
+  return { store: local.history, spool: local.spool, local, where: `local state ${dir} (no AzureWebJobsStorage: the CLI's own, not the function's)` };
+}
+
+function describeStorage(storage: StorageConfig): string {
+  if (storage.kind === 'identity') return new URL(storage.tableServiceUri).host;
+  const account = /(?:^|;)AccountName=([^;]+)/i.exec(storage.connectionString)?.[1];
+  return /UseDevelopmentStorage=true/i.test(storage.connectionString) ? 'Azurite (UseDevelopmentStorage=true)' : `storage account ${account ?? '(from the connection string)'}`;
+}
+
+async function status(io: CliIO, settings: Settings, flags: Flags): Promise<number> {
   const config = loadConfig(settings, { requireIngestion: false });
-  const monitor = createMonitor(config);
+  const place = historyPlace(io, config, false);
+  const monitor = createMonitor(config, { timeouts: flags.timeouts, ...(place.store && { store: place.store }) });
   try {
     warn(io, config.warnings);
-    const look = await monitor.look();
-    io.stdout.write(renderStatus(look.snapshots, { color: useColor(io), allTasks, decisions: look.decisions, dryRun: config.autoHeal === 'dry-run' }));
-    return look.snapshots.some((s) => s.error) ? EXIT.CLUSTER_UNREADABLE : EXIT.OK;
+    const progress = await startProgress(io.stderr, io.env);
+    const look = await monitor.look((p) => progress.update(p)).finally(() => progress.stop());
+    io.stdout.write(renderStatus(look.snapshots, { color: useColor(io), allTasks: flags.all, decisions: look.decisions, dryRun: config.autoHeal === 'dry-run', ...width(io, flags) }));
+    const unreadable = look.snapshots.flatMap((s) => (s.error ? [s.error.message] : []));
+    warn(io, unreadable.map((line) => redact(line, config.secrets)));
+    let code: number = unreadable.length > 0 ? EXIT.CLUSTER_UNREADABLE : EXIT.OK;
+    if (config.autoHeal === 'off') warn(io, ['restart history not read (AUTO_HEAL=off): the HEALING column is empty']);
+    else if (look.historyProblems.size > 0) {
+      const [cluster, problem] = [...look.historyProblems][0]!;
+      warn(io, [
+        redact(`restart history in ${place.where} could not be read for ${look.historyProblems.size === 1 ? cluster : `${look.historyProblems.size} clusters`} (${problem}): HEALING shows "held", and the healer restarts nothing until it can read it`, config.secrets),
+      ]);
+      code = EXIT.HISTORY_UNAVAILABLE;
+    } else if (place.local && !place.local.history.exists()) {
+      warn(io, [`restart history: none yet in ${place.where}; HEALING shows what a first \`once\` would do`]);
+    } else warn(io, [`restart history: ${place.where}`]);
+    return code;
   } finally {
     await monitor.close();
   }
 }
 
-async function once(io: CliIO, settings: Settings, out: string | undefined): Promise<number> {
-  const config = loadConfig(settings, { requireIngestion: false, requireStorageToHeal: true });
-  const file = !config.ingestion && out ? createWriteStream(resolve(io.cwd, out)) : undefined;
+async function once(io: CliIO, settings: Settings, flags: Flags): Promise<number> {
+  const config = loadConfig(settings, { requireIngestion: false });
+  if (config.ingestion && flags.out) {
+    throw new ConfigError([`--out: rows go to Log Analytics because LOGS_INGESTION_ENDPOINT is set; unset it to write NDJSON to ${flags.out}`]);
+  }
+  const outPath = flags.out ?? config.ndjsonFile;
+  // Opened before any Connect call: a bad path is a usage error, not rows lost after the restarts were made.
+  const file = !config.ingestion && outPath ? openOut(resolve(io.cwd, outPath), flags.out ? '--out' : 'LOGS_NDJSON_FILE') : undefined;
+  const place = historyPlace(io, config, true);
+  const release = place.local ? await place.local.lock(STATE_LOCK_WAIT_MS) : undefined;
   const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout);
-  // NDJSON never fails, and must not drain the function's spool into a file: no spool then.
-  const monitor = createMonitor(config, { ...(sink && { sink, spool: null }) });
+  // NDJSON never fails, and must not drain a spool into a file: no spool then.
+  const spool = sink ? null : place.spool;
+  const options: MonitorOptions = { timeouts: flags.timeouts, ...(sink && { sink }), ...(spool !== undefined && { spool }), ...(place.store && { store: place.store }) };
+  const monitor = createMonitor(config, options);
   try {
     warn(io, config.warnings);
-    const result = await monitor.tick();
-    report(io, result, config.secrets);
+    const progress = await startProgress(io.stderr, io.env);
+    const result = await monitor.tick((p) => progress.update(p)).finally(() => progress.stop());
+    report(io, result, config.secrets, place.where);
     return exitCode(result);
   } finally {
     await monitor.close();
     if (file) await new Promise((done) => file.end(done));
+    await release?.();
+  }
+}
+
+/** The --out file, appended to (a cron job's rows accumulate), or one line saying why it cannot be written. */
+function openOut(path: string, flag: string) {
+  let fd: number;
+  try {
+    fd = openSync(path, 'a');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError([`${flag}: cannot write ${path} (${e.code ?? 'error'}${e.code === 'ENOENT' ? ': no such directory' : e.code === 'EACCES' ? ': permission denied' : e.code === 'EISDIR' ? ': it is a directory' : ''})`]);
+  }
+  try {
+    return createWriteStream(path, { fd, flags: 'a' });
+  } catch (err) {
+    closeSync(fd);
+    throw err;
   }
 }
 
@@ -149,9 +258,10 @@ async function once(io: CliIO, settings: Settings, out: string | undefined): Pro
  * The `connectors` parameter of infra/main.bicep, from the live clusters: one "not fully RUNNING" rule per
  * connector. Prints nothing unless every cluster was read, so a deployment never loses rules by accident.
  */
-async function alertParams(io: CliIO, settings: Settings, json: boolean): Promise<number> {
+async function alertParams(io: CliIO, settings: Settings, flags: Flags): Promise<number> {
+  const json = flags.json;
   const config = loadConfig({ ...settings, AUTO_HEAL: 'off' }, { requireIngestion: false });
-  const monitor = createMonitor(config);
+  const monitor = createMonitor(config, { timeouts: flags.timeouts, store: new MemoryHistoryStore() });
   try {
     const { snapshots } = await monitor.look();
     const failed = snapshots.filter((s) => s.error);
@@ -184,21 +294,16 @@ async function alertParams(io: CliIO, settings: Settings, json: boolean): Promis
 const DEMO_TICK_MINUTES = 5;
 const DEMO_TICKS = 4;
 
-async function demo(io: CliIO): Promise<number> {
+async function demo(io: CliIO, flags: Flags): Promise<number> {
   const simulator = new ConnectSimulator({ version: '3.7.0' }).add(...demoConnectors());
   const url = await simulator.start();
-  const rows: object[] = [];
-  const sink: RowSink = {
-    ship: async (stream, batch) => {
-      rows.push(...batch);
-      return { stream, sent: batch.length, failed: 0, failures: [] };
-    },
-  };
   let now = new Date('2026-01-05T08:00:00Z');
   const config = loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'demo', url }]) }, { requireIngestion: false });
-  const monitor = createMonitor(config, { sink, spool: null, store: new MemoryHistoryStore(), now: () => now });
-  const color = useColor(io);
+  // No sink: the rows stay in each tick's result, and the summary says they were not shipped.
+  const monitor = createMonitor(config, { spool: null, store: new MemoryHistoryStore(), now: () => now });
+  const render = { color: useColor(io), ...width(io, flags) };
   const write = (...lines: string[]) => io.stdout.write(`${lines.join('\n')}\n`);
+  const rows: object[] = [];
   try {
     write(
       'kc-monitor demo: a SIMULATION. A built-in fake Kafka Connect 3.7 cluster runs on',
@@ -209,12 +314,13 @@ async function demo(io: CliIO): Promise<number> {
     let last: TickResult | undefined;
     for (let tick = 1; tick <= DEMO_TICKS; tick++) {
       last = await monitor.tick();
-      if (tick === 1) write(renderStatus(last.snapshots, { color }));
-      write(`Tick ${tick} at ${now.toISOString().slice(11, 16)}Z: healing`, renderHealing(last.healings, { color }));
+      rows.push(...last.rows, ...last.healingRows, ...last.monitorRows);
+      if (tick === 1) write(`Status at ${clock(now)}, with what the first tick did:`, renderStatus(last.snapshots, { ...render, outcomes: last.healings }));
+      write(`Tick ${tick} at ${clock(now)}: healing`, renderHealing(last.healings, render));
       now = new Date(now.getTime() + DEMO_TICK_MINUTES * 60_000);
     }
     const look = await monitor.look();
-    write(`Status at ${now.toISOString().slice(11, 16)}Z, with what the healer will do next:`, renderStatus(look.snapshots, { color, decisions: look.decisions }));
+    write(`Status at ${clock(now)}, with what the healer will do next:`, renderStatus(look.snapshots, { ...render, decisions: look.decisions }));
     const failedTask = rows.find((r) => (r as StatusRow).RecordType === 'task' && (r as StatusRow).State === 'FAILED');
     write(
       'What happened: the JDBC task failed on a refused connection and one restart healed it (its count reset once it',
@@ -222,10 +328,10 @@ async function demo(io: CliIO): Promise<number> {
       '(waits of 0, 2, 6, 12... minutes). The Elasticsearch connector has a ConfigException, which a restart cannot fix:',
       'it is left alone and reported. The MirrorMaker task sat UNASSIGNED past 10 minutes and was reported.',
       '',
-      `In Azure these ${DEMO_TICKS} ticks ship ${rows.length} rows to ${STATUS_TABLE.name} and ${HEALING_TABLE.name}. A FAILED task's row (the database password in its trace is redacted):`,
+      `In Azure these ${DEMO_TICKS} ticks would ship ${rows.length} rows to ${STATUS_TABLE.name} and ${HEALING_TABLE.name}. A FAILED task's row (the database password in its trace is redacted):`,
       JSON.stringify(failedTask, null, 2),
       '',
-      last ? summarizeTick(last) : '',
+      last ? `Last ${summarizeTick(last)}` : '',
     );
     // The demo's own canary: if the simulated password ever reaches a row, say so loudly.
     if (rows.some((r) => JSON.stringify(r).includes(DEMO_DB_PASSWORD))) throw new MonitorError('demo rows contain the simulated password');
@@ -236,10 +342,25 @@ async function demo(io: CliIO): Promise<number> {
   }
 }
 
-function report(io: CliIO, result: TickResult, secrets: readonly string[]): void {
+/** "08:05Z", the one time format of the terminal output (NDJSON rows carry full ISO timestamps). */
+function clock(at: Date): string {
+  return `${at.toISOString().slice(11, 16)}Z`;
+}
+
+/** The terminal's width, unless --wide or not a terminal (a pipe or a file gets whole lines). */
+function width(io: CliIO, flags: Flags): { width?: number } {
+  return !flags.wide && io.stdout.isTTY && io.stdout.columns ? { width: io.stdout.columns } : {};
+}
+
+function report(io: CliIO, result: TickResult, secrets: readonly string[], where: string): void {
   const problems = tickProblems(result);
-  warn(io, [...problems.unreadable, ...problems.notShipped].map((line) => redact(line, secrets)));
-  io.stderr.write(`${summarizeTick(result)}\n`);
+  warn(io, [...problems.unreadable, ...problems.notShipped, ...historyProblems(result)].map((line) => redact(line, secrets)));
+  io.stderr.write(`${summarizeTick(result)}; restart history: ${where}\n`);
+}
+
+/** The healer's notes that it could not read or write the restart history (and so restarted nothing). */
+function historyProblems(result: TickResult): string[] {
+  return result.healings.flatMap((h) => h.outcomes.filter((o) => o.outcome === 'history-unavailable').map((o) => `${h.cluster}: ${o.reason}`));
 }
 
 function warn(io: CliIO, lines: readonly string[]): void {
@@ -248,6 +369,7 @@ function warn(io: CliIO, lines: readonly string[]): void {
 
 function exitCode(result: TickResult): number {
   const problems = tickProblems(result);
+  if (historyProblems(result).length > 0) return EXIT.HISTORY_UNAVAILABLE;
   if (problems.notShipped.length > 0) return EXIT.NOT_SHIPPED;
   if (problems.unreadable.length > 0) return EXIT.CLUSTER_UNREADABLE;
   return EXIT.OK;

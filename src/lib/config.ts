@@ -1,4 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { isIP } from 'node:net';
+import { type ParseError, SyntaxKind, createScanner, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
 import { ConfigError } from './errors';
 import type { HealPolicy, NonTransientPattern } from './heal/policy';
 
@@ -19,6 +21,8 @@ export interface ClusterConfig {
   /** PEM: client certificate and key for mTLS. */
   readonly clientCert?: string;
   readonly clientKey?: string;
+  /** The settings the credentials came from, for messages that say which one to fix (never their values). */
+  readonly sources?: { readonly [F in 'username' | 'password' | 'caCert' | 'clientCert']: string };
 }
 
 export interface IngestionConfig {
@@ -35,6 +39,8 @@ export interface MonitorConfig {
   readonly clusters: readonly ClusterConfig[];
   /** Absent when rows go elsewhere (the CLI writes NDJSON). */
   readonly ingestion?: IngestionConfig;
+  /** LOGS_NDJSON_FILE: rows appended to this file instead, for a local `func start` without Azure. */
+  readonly ndjsonFile?: string;
   readonly autoHeal: AutoHeal;
   readonly heal: HealPolicy;
   /** Absent only where no restart is made without it (AUTO_HEAL off or dry-run, `kc-monitor status`). */
@@ -97,8 +103,14 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
 
   const endpoint = value(settings, 'LOGS_INGESTION_ENDPOINT');
   const dcrImmutableId = value(settings, 'LOGS_DCR_IMMUTABLE_ID');
+  const ndjsonFile = value(settings, 'LOGS_NDJSON_FILE');
+  if (ndjsonFile && value(settings, 'WEBSITE_INSTANCE_ID')) {
+    problems.push('LOGS_NDJSON_FILE: for local runs (func start) only; in Azure rows go to LOGS_INGESTION_ENDPOINT');
+  } else if (ndjsonFile && (endpoint || dcrImmutableId)) {
+    problems.push('LOGS_NDJSON_FILE: set either it or LOGS_INGESTION_ENDPOINT and LOGS_DCR_IMMUTABLE_ID, not both');
+  }
   let ingestion: IngestionConfig | undefined;
-  if (endpoint || dcrImmutableId || options.requireIngestion) {
+  if (endpoint || dcrImmutableId || (options.requireIngestion && !ndjsonFile)) {
     if (!endpoint) problems.push('LOGS_INGESTION_ENDPOINT: missing (the DCR logs ingestion endpoint, https://…ingest.monitor.azure.com)');
     else if (!isUrl(endpoint, ['https:'])) problems.push(`LOGS_INGESTION_ENDPOINT: ${JSON.stringify(endpoint)} is not an https URL`);
     if (!dcrImmutableId) problems.push('LOGS_DCR_IMMUTABLE_ID: missing (the DCR immutable id, dcr-…)');
@@ -121,7 +133,10 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
   };
 
   const deadlineSeconds = integer(settings, 'MONITOR_DEADLINE_SECONDS', 240, 10, problems, 'seconds');
-  const interval = scheduleIntervalSeconds(value(settings, 'MONITOR_SCHEDULE'));
+  const schedule = value(settings, 'MONITOR_SCHEDULE');
+  const scheduleProblem = schedule === undefined ? undefined : checkSchedule(schedule);
+  if (scheduleProblem) problems.push(`MONITOR_SCHEDULE: ${scheduleProblem}`);
+  const interval = scheduleProblem ? undefined : scheduleIntervalSeconds(schedule);
   if (interval !== undefined && deadlineSeconds >= interval) {
     problems.push(`MONITOR_DEADLINE_SECONDS: ${deadlineSeconds} s is not shorter than the ${interval} s between ticks of MONITOR_SCHEDULE`);
   }
@@ -152,6 +167,7 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
   return {
     clusters,
     ...(ingestion && { ingestion }),
+    ...(ndjsonFile && !ingestion && { ndjsonFile }),
     autoHeal: autoHeal ?? 'on',
     heal,
     ...(storage && { storage }),
@@ -160,8 +176,46 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
     ...(interval !== undefined && { scheduleIntervalSeconds: interval }),
     spoolMaxBytes: spoolMaxMb * 1024 * 1024,
     secrets,
-    warnings,
+    warnings: [...new Set(warnings)],
   };
+}
+
+/** NCRONTAB's six fields, as the Functions timer trigger reads them: names and ranges per field. */
+const NCRONTAB_FIELDS: ReadonlyArray<{ readonly name: string; readonly min: number; readonly max: number; readonly names?: readonly string[] }> = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] },
+  { name: 'day-of-week', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
+];
+const EVERY_5_MINUTES = '"0 */5 * * * *" is every 5 minutes';
+
+/**
+ * Why a schedule is not one the timer trigger takes, or undefined. Checked here because the host's own error
+ * comes only once the app is deployed and its function simply does not start. Deliberately NCRONTAB's grammar
+ * (numbers, names, `*`, ranges, steps, lists), narrower than cron libraries that also take `?`, `L` or `#`.
+ */
+export function checkSchedule(schedule: string): string | undefined {
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length === 5) return `${JSON.stringify(schedule)} has 5 fields; NCRONTAB has six, starting with seconds: ${EVERY_5_MINUTES}`;
+  if (fields.length !== 6) return `${JSON.stringify(schedule)} is not a six-field NCRONTAB schedule ({second} {minute} {hour} {day} {month} {day-of-week}); ${EVERY_5_MINUTES}`;
+  for (const [i, field] of fields.entries()) {
+    const spec = NCRONTAB_FIELDS[i]!;
+    const valueOf = (text: string) => {
+      const n = /^\d+$/.test(text) ? Number(text) : spec.names ? spec.names.indexOf(text.toLowerCase()) + spec.min : NaN;
+      return n >= spec.min && n <= spec.max ? n : undefined;
+    };
+    const ok = field.split(',').every((item) => {
+      const m = /^(\*|[^-/]+(?:-[^-/]+)?)(?:\/(\d+))?$/.exec(item);
+      if (!m || (m[2] !== undefined && Number(m[2]) < 1)) return false;
+      if (m[1] === '*') return true;
+      const [from, to] = m[1]!.split('-').map(valueOf);
+      return from !== undefined && (!m[1]!.includes('-') || (to !== undefined && to >= from));
+    });
+    if (!ok) return `the ${spec.name} field ${JSON.stringify(field)} of ${JSON.stringify(schedule)} is not valid (${spec.min}-${spec.max}${spec.names ? ' or a name' : ''}, *, a range a-b, a step */n, or a list); ${EVERY_5_MINUTES}`;
+  }
+  return undefined;
 }
 
 // Seconds between ticks for the schedules people write (every N seconds, minutes or hours, such as the default
@@ -277,8 +331,8 @@ function readClusterList(settings: Settings, text: string, problems: string[], w
   try {
     parsed = JSON.parse(text);
   } catch {
-    // The parser's own message quotes the input, which may hold a password: say only what is expected.
-    problems.push('KAFKA_CONNECT_CLUSTERS: not valid JSON (expected an array like [{"name":"east","url":"https://connect-east:8083"}])');
+    // The parser's own message quotes the input, which may hold a password: say where, with values hidden.
+    problems.push(`KAFKA_CONNECT_CLUSTERS: not valid JSON${whereJsonBreaks(text)} (expected an array like [{"name":"east","url":"https://connect-east:8083"}])`);
     return [];
   }
   if (!Array.isArray(parsed) || parsed.length === 0) {
@@ -294,6 +348,7 @@ function readClusterList(settings: Settings, text: string, problems: string[], w
     }
     const raw: Partial<Record<ClusterField, string>> = {};
     const unresolved = new Set<ClusterField>();
+    const named: Partial<Record<ClusterField, string>> = {};
     for (const [key, v] of Object.entries(entry)) {
       const field = CLUSTER_FIELDS.find((f) => f === key || `${f}Setting` === key);
       if (!field) {
@@ -304,13 +359,14 @@ function readClusterList(settings: Settings, text: string, problems: string[], w
         problems.push(`${at}.${key}: expected a string`);
         continue;
       }
+      if (key !== field) named[field] = v;
       if (key === field) raw[field] = v;
       else if (value(settings, v) === undefined) {
         problems.push(`${at}.${key}: the setting ${v} is not set`);
         unresolved.add(field);
       } else raw[field] = value(settings, v);
     }
-    const cluster = checkCluster(at, raw, (field) => `${at}.${field}`, problems, warnings, unresolved);
+    const cluster = checkCluster(at, raw, (field) => named[field] ?? `${at}.${field}`, problems, warnings, unresolved);
     if (cluster) clusters.push(cluster);
   });
   const seen = new Set<string>();
@@ -319,6 +375,49 @@ function readClusterList(settings: Settings, text: string, problems: string[], w
     seen.add(c.name);
   }
   return clusters;
+}
+
+const JSON_ERRORS: Partial<Record<ReturnType<typeof printParseErrorCode>, string>> = {
+  PropertyNameExpected: 'expected a "field" name (a comma too many?)',
+  ValueExpected: 'expected a value (a comma too many?)',
+  ColonExpected: 'expected ":"',
+  CommaExpected: 'expected ","',
+  CloseBraceExpected: 'expected "}"',
+  CloseBracketExpected: 'expected "]"',
+  EndOfFileExpected: 'unexpected text after the end',
+  UnexpectedEndOfString: 'a string is not closed',
+  InvalidCharacter: 'a control character (a line break?) inside a string: write it as \\n',
+  InvalidEscapeCharacter: 'an invalid escape: a \\ in a string is written \\\\',
+  InvalidSymbol: 'an unexpected character (strings take double quotes)',
+};
+
+/**
+ * ": expected "}" at line 1, column 58, near …"password":"…",▶]": where JSON breaks, and the text around it
+ * with every string value hidden (the setting holds passwords and keys), field names and punctuation kept.
+ */
+export function whereJsonBreaks(text: string): string {
+  const errors: ParseError[] = [];
+  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false });
+  const first = errors[0];
+  if (!first) return '';
+  const scanner = createScanner(text, false);
+  const tokens: Array<{ offset: number; text: string }> = [];
+  for (let kind = scanner.scan(); kind !== SyntaxKind.EOF; kind = scanner.scan()) {
+    const raw = text.slice(scanner.getTokenOffset(), scanner.getTokenOffset() + scanner.getTokenLength());
+    tokens.push({ offset: scanner.getTokenOffset(), text: kind === SyntaxKind.StringLiteral ? raw : /^\s+$/.test(raw) ? ' ' : raw });
+  }
+  // A string is a field name when the next token that is not blank is a colon; every other string is a value.
+  const shown = tokens.map((t, i) => {
+    if (!t.text.startsWith('"')) return t;
+    const next = tokens.slice(i + 1).find((n) => n.text !== ' ');
+    return next?.text === ':' ? t : { offset: t.offset, text: t.text.endsWith('"') && t.text.length > 1 ? '"…"' : '"…' };
+  });
+  const before = shown.filter((t) => t.offset < first.offset).map((t) => t.text).join('').slice(-40);
+  // Past the error the scanner may be inside a broken string: only punctuation is sure not to be a value.
+  const after = shown.filter((t) => t.offset >= first.offset).map((t) => (/^[\s[\]{}:,]+$/.test(t.text) ? t.text : '…')).join('').replace(/…+/g, '…').slice(0, 12);
+  const upTo = text.slice(0, first.offset).split('\n');
+  const what = JSON_ERRORS[printParseErrorCode(first.error)] ?? 'unexpected input';
+  return `: ${what} at line ${upTo.length}, column ${upTo.at(-1)!.length + 1}, near ${before.length === 40 ? '…' : ''}${before}▶${after}`;
 }
 
 function checkCluster(
@@ -362,18 +461,25 @@ function checkCluster(
   if (problems.length > before || !parsed) return undefined;
 
   const name = raw.name?.trim() || parsed.host;
-  if (parsed.protocol === 'http:' && raw.password) {
+  if (parsed.protocol === 'http:' && raw.password && !isLoopback(parsed.hostname)) {
     warnings.push(`${name}: basic auth over plain http sends the password unencrypted; use https`);
   }
   return {
     name,
     url: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`,
+    sources: { username: settingOf('username'), password: settingOf('password'), caCert: settingOf('caCert'), clientCert: settingOf('clientCert') },
     ...(raw.username && { username: raw.username }),
     ...(raw.password && { password: raw.password }),
     ...(caCert && { caCert }),
     ...(clientCert && { clientCert }),
     ...(clientKey && { clientKey }),
   };
+}
+
+/** Nothing leaves the machine on these: a password over http to them is not sent over a network. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 /** A blank setting counts as unset: Bicep and the portal leave empty strings behind. */

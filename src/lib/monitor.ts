@@ -1,15 +1,15 @@
+import { createWriteStream } from 'node:fs';
 import type { MonitorConfig } from './config';
 import { ConnectClient, type ConnectTimeouts, DEFAULT_TIMEOUTS } from './connect/client';
-import { readCluster } from './connect/read';
 import { DEFAULT_LIMITS, Delivery } from './logs/delivery';
 import { Healer } from './heal/healer';
 import { type HistoryStore, TableHistoryStore } from './heal/history';
 import type { Decision } from './heal/policy';
 import { createCredential } from './credential';
-import { LogsIngestionSink, type RowSink } from './logs/ingestion';
+import { LogsIngestionSink, NdjsonSink, type RowSink } from './logs/ingestion';
 import { RowMemory } from './logs/rows';
 import { BlobSpool, type Spool } from './logs/spool';
-import { DEFAULT_MAX_TRACE_BYTES, type TickResult, runTick } from './tick';
+import { DEFAULT_MAX_TRACE_BYTES, type TickProgress, type TickResult, readWithProgress, runTick } from './tick';
 
 export interface MonitorOptions {
   /** Where rows go; defaults to the Logs Ingestion API when the config names one. */
@@ -30,24 +30,29 @@ export interface MonitorOptions {
 export interface Look {
   readonly snapshots: TickResult['snapshots'];
   readonly decisions: ReadonlyMap<string, readonly Decision[]>;
+  /** Per cluster, why its restart history could not be read (its decisions then hold every restart). */
+  readonly historyProblems: ReadonlyMap<string, string>;
 }
 
 /** The monitor built from its configuration: one Connect client per cluster, kept for every tick of a worker. */
 export interface Monitor {
   readonly config: MonitorConfig;
   /** Reads every cluster, heals per AUTO_HEAL, ships the rows. */
-  tick(): Promise<TickResult>;
+  tick(onProgress?: (progress: TickProgress) => void): Promise<TickResult>;
   /** Reads every cluster and previews the healing decisions; restarts, writes and ships nothing. */
-  look(): Promise<Look>;
+  look(onProgress?: (progress: TickProgress) => void): Promise<Look>;
   close(): Promise<void>;
 }
 
 export function createMonitor(config: MonitorConfig, options: MonitorOptions = {}): Monitor {
   const clients = config.clusters.map((cluster) => new ConnectClient(cluster, options.timeouts ?? DEFAULT_TIMEOUTS));
+  // LOGS_NDJSON_FILE (a local `func start` without Azure): rows appended to a file, which never fails, so no spool.
+  const file = !options.sink && config.ndjsonFile ? createWriteStream(config.ndjsonFile, { flags: 'a' }) : undefined;
   const sink =
     options.sink ??
+    (file && new NdjsonSink(file)) ??
     (config.ingestion && new LogsIngestionSink(config.ingestion, createCredential(config.managedIdentityClientId), config.secrets, options.ingestionRetry));
-  const spool = options.spool === null ? undefined : (options.spool ?? (config.storage && BlobSpool.fromConfig(config.storage)));
+  const spool = options.spool === null || file ? undefined : (options.spool ?? (config.storage && BlobSpool.fromConfig(config.storage)));
   const delivery = sink && new Delivery(sink, spool, { ...DEFAULT_LIMITS, maxBytes: config.spoolMaxBytes }, config.secrets);
   const store = options.store ?? (config.storage && TableHistoryStore.fromConfig(config.storage));
   const healer = new Healer({
@@ -61,15 +66,22 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   const rowMemory = new RowMemory(config.scheduleIntervalSeconds !== undefined ? config.scheduleIntervalSeconds * 1000 : undefined);
   return {
     config,
-    tick: () => runTick({ clients, healer, now, rowMemory, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }) }),
-    look: async () => {
+    tick: (onProgress) => runTick({ clients, healer, now, rowMemory, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }), ...(onProgress && { onProgress }) }),
+    look: async (onProgress = () => undefined) => {
       const at = now();
-      const snapshots = await Promise.all(clients.map((c) => readCluster(c, { maxTraceBytes: DEFAULT_MAX_TRACE_BYTES })));
-      const decisions = new Map(await Promise.all(snapshots.map(async (s) => [s.cluster, await healer.preview(s, at)] as const)));
-      return { snapshots, decisions };
+      // The same budget as a tick's Connect work, so that a storage account that never answers cannot hold it.
+      const deadline = AbortSignal.timeout(config.deadlineSeconds * 1000);
+      const snapshots = await Promise.all(clients.map((c) => readWithProgress(c, { maxTraceBytes: DEFAULT_MAX_TRACE_BYTES, signal: deadline }, onProgress)));
+      const previews = await Promise.all(snapshots.map(async (s) => [s.cluster, await healer.preview(s, at, deadline)] as const));
+      return {
+        snapshots,
+        decisions: new Map(previews.map(([cluster, p]) => [cluster, p.decisions])),
+        historyProblems: new Map(previews.flatMap(([cluster, p]) => (p.historyProblem ? [[cluster, p.historyProblem] as const] : []))),
+      };
     },
     close: async () => {
       await Promise.all(clients.map((c) => c.close()));
+      if (file) await new Promise((done) => file.end(done));
     },
   };
 }

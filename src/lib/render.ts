@@ -1,6 +1,6 @@
 import type { ClusterSnapshot } from './connect/read';
 import { countTasks, rootCause } from './connect/status';
-import type { ClusterHealing } from './heal/healer';
+import type { ClusterHealing, HealOutcome } from './heal/healer';
 import { type Decision, targetKey } from './heal/policy';
 
 export interface RenderOptions {
@@ -12,6 +12,10 @@ export interface RenderOptions {
   readonly decisions?: ReadonlyMap<string, readonly Decision[]>;
   /** AUTO_HEAL=dry-run: a due restart would not be made. */
   readonly dryRun?: boolean;
+  /** What a tick just did, per cluster, shown beside each target (instead of `decisions`). */
+  readonly outcomes?: readonly ClusterHealing[];
+  /** The terminal's columns: cells are cut with an ellipsis to fit. Unset (a pipe, `--wide`): no limit. */
+  readonly width?: number;
 }
 
 const COLORS: Record<string, string> = {
@@ -55,19 +59,21 @@ export function renderStatus(snapshots: readonly ClusterSnapshot[], options: Ren
       lines.push('  (no connectors)', '');
       continue;
     }
-    const decisions = new Map((options.decisions?.get(s.cluster) ?? []).map((d) => [targetKey(d.target), d]));
-    const healing = (key: string) => describeDecision(decisions.get(key), options.dryRun);
+    const decisions = new Map((options.decisions?.get(s.cluster) ?? []).map((d) => [targetKey(d.target), describeDecision(d, options.dryRun)]));
+    const done = options.outcomes?.find((h) => h.cluster === s.cluster)?.outcomes ?? [];
+    for (const o of done) if (o.target) decisions.set(targetKey(o.target), describeOutcome(o));
+    const healing = (key: string) => decisions.get(key) ?? '';
     const rows: string[][] = [['CONNECTOR', 'TYPE', 'STATE', 'TASKS', 'WORKER', 'HEALING', 'DETAIL']];
     for (const c of [...s.connectors].sort((a, b) => a.name.localeCompare(b.name))) {
       const t = countTasks(c);
       const tasks = `${t.running}/${t.total} running${c.tasksMax !== undefined && c.tasksMax !== t.total ? ` (max ${c.tasksMax})` : ''}`;
-      rows.push([c.name, c.type ?? '', c.state, tasks, c.workerId ?? '', healing(targetKey({ connector: c.name })), c.detail ?? rootCause(c.trace)]);
+      rows.push([c.name, c.type ?? '', c.state, tasks, c.workerId ?? '', healing(targetKey({ connector: c.name })), clocks(c.detail ?? rootCause(c.trace))]);
       for (const task of c.tasks) {
         if (task.state === 'RUNNING' && !options.allTasks) continue;
-        rows.push([`  task ${task.id}`, '', task.state, '', task.workerId ?? '', healing(targetKey({ connector: c.name, taskId: task.id })), rootCause(task.trace)]);
+        rows.push([`  task ${task.id}`, '', task.state, '', task.workerId ?? '', healing(targetKey({ connector: c.name, taskId: task.id })), clocks(rootCause(task.trace))]);
       }
     }
-    lines.push(...table(rows, (row, col, padded) => (col === 2 ? paint(row[2]!, padded) : padded)));
+    lines.push(...table(rows, (row, col, padded) => (col === 2 ? paint(row[2]!, padded) : padded), options.width));
     lines.push('');
   }
   return lines.join('\n');
@@ -80,15 +86,14 @@ export function renderHealing(healings: readonly ClusterHealing[], options: Rend
   for (const h of healings) {
     for (const o of h.outcomes) {
       const target = o.target ? `${o.target.connector}${o.target.taskId !== undefined ? ` task ${o.target.taskId}` : ''}` : '(cluster)';
-      rows.push([h.cluster, target, o.outcome, o.attempt !== undefined ? String(o.attempt) : '', o.nextAttemptAfter ? clock(o.nextAttemptAfter) : '', o.reason]);
+      rows.push([h.cluster, target, o.outcome, o.attempt !== undefined ? String(o.attempt) : '', o.nextAttemptAfter ? clock(o.nextAttemptAfter) : '', clocks(o.reason)]);
     }
   }
   if (rows.length === 1) return '  (nothing to heal)\n';
-  return `${table(rows, (row, col, padded) => (col === 2 ? paint(row[2]!, padded) : padded)).join('\n')}\n`;
+  return `${table(rows, (row, col, padded) => (col === 2 ? paint(row[2]!, padded) : padded), options.width).join('\n')}\n`;
 }
 
-function describeDecision(d: Decision | undefined, dryRun = false): string {
-  if (!d) return '';
+function describeDecision(d: Decision, dryRun = false): string {
   switch (d.kind) {
     case 'restart':
       return dryRun ? `would restart (${d.attempt})` : `restart ${d.attempt} due`;
@@ -109,22 +114,84 @@ function describeDecision(d: Decision | undefined, dryRun = false): string {
   }
 }
 
+/** The HEALING cell for what a tick did, in the words `describeDecision` uses for what it would do. */
+function describeOutcome(o: HealOutcome): string {
+  const restarts = (n: number) => `${n} restart${n === 1 ? '' : 's'}`;
+  switch (o.outcome) {
+    case 'restarted':
+      return `restarted (${o.attempt})`;
+    case 'dry-run':
+      return `would restart (${o.attempt})`;
+    case 'deferred-backoff':
+      return `${restarts(o.attempt ?? 0)}, next ${o.nextAttemptAfter ? clock(o.nextAttemptAfter) : '?'}`;
+    case 'skipped-non-transient':
+      return 'held: non-transient';
+    case 'skipped-max-attempts':
+      return `gave up after ${o.attempt}`;
+    case 'deferred-history':
+      return 'held: no restart history';
+    case 'skipped-paused':
+      return 'held: connector paused';
+    case 'unassigned-too-long':
+      return 'unassigned too long';
+    default:
+      return o.outcome;
+  }
+}
+
 /** "08:20Z": the time of day is what matters for a backoff measured in minutes. */
 function clock(iso: string): string {
   return `${iso.slice(11, 16)}Z`;
 }
 
-/** Pads columns (the last one runs free); `decorate` may colour a cell after padding. */
-function table(rows: readonly string[][], decorate: (row: readonly string[], col: number, padded: string) => string): string[] {
+/** Full ISO timestamps in a reason, as the time of day the rest of the table uses. */
+function clocks(text: string): string {
+  return text.replace(/\b\d{4}-\d{2}-\d{2}T(\d{2}:\d{2}):\d{2}(?:\.\d+)?Z\b/g, '$1Z');
+}
+
+/** Below this many columns the last one (DETAIL, REASON) goes on a line of its own under its row. */
+const MIN_LAST_COLUMN = 24;
+/** No column is cut narrower than this. */
+const MIN_COLUMN = 8;
+
+/**
+ * Pads columns (the last one runs free); `decorate` may colour a cell after padding. Within `maxWidth`, the
+ * widest columns are cut first (with an ellipsis), and the last column is cut to what is left, or moved
+ * under its row when too little is.
+ */
+function table(rows: readonly string[][], decorate: (row: readonly string[], col: number, padded: string) => string, maxWidth?: number): string[] {
+  const last = rows[0]!.length - 1;
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => width(row[col] ?? ''))));
-  return rows.map((row, i) =>
-    `  ${row
+  let under = false;
+  if (maxWidth !== undefined) {
+    // The indent, and each column before the last with the two spaces after it.
+    const fixed = () => 2 + widths.slice(0, last).reduce((n, w) => n + w + 2, 0);
+    while (fixed() + MIN_LAST_COLUMN > maxWidth) {
+      const widest = widths.slice(0, last).reduce((w, n, col) => (n > widths[w]! ? col : w), 0);
+      if (widths[widest]! <= MIN_COLUMN) break;
+      widths[widest]!--;
+    }
+    under = fixed() + MIN_LAST_COLUMN > maxWidth;
+    widths[last] = under ? Math.max(MIN_COLUMN, maxWidth - 6) : maxWidth - fixed();
+  }
+  const fit = (cell: string, col: number) => (maxWidth === undefined ? cell : cut(cell, widths[col]!));
+  return rows.flatMap((row, i) => {
+    const cells = under ? row.slice(0, last) : row;
+    const text = `  ${cells
       .map((cell, col) => {
-        const padded = col === row.length - 1 ? cell : cell + ' '.repeat(widths[col]! - width(cell));
+        const fitted = fit(cell, col);
+        const padded = col === row.length - 1 ? fitted : fitted + ' '.repeat(widths[col]! - width(fitted));
         return i > 0 ? decorate(row, col, padded) : padded;
       })
-      .join('  ')}`.trimEnd(),
-  );
+      .join('  ')}`.trimEnd();
+    return under && i > 0 && row[last] ? [text, `      ${fit(row[last], last)}`] : [text];
+  });
+}
+
+/** Cuts to `max` columns, the last one an ellipsis. */
+function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
 
 /** Columns line up for names with accents or emoji: count code points, not UTF-16 units. */

@@ -21,7 +21,17 @@ export interface TickDeps {
   readonly budgetMs?: number;
   /** A worker's memory of what it shipped, for lean rows between the hourly detail ticks; absent ships all. */
   readonly rowMemory?: RowMemory;
+  /** Told what the tick is doing, for a terminal's progress line. */
+  readonly onProgress?: (progress: TickProgress) => void;
 }
+
+/** What a tick is doing, per cluster, as it goes. */
+export type TickProgress =
+  | { readonly step: 'reading'; readonly cluster: string }
+  | { readonly step: 'read'; readonly cluster: string; readonly connectors: number; readonly failure?: string }
+  | { readonly step: 'healing'; readonly cluster: string }
+  | { readonly step: 'healed'; readonly cluster: string; readonly restarts: number }
+  | { readonly step: 'shipping'; readonly rows: number };
 
 export interface TickResult {
   readonly stamp: TickStamp;
@@ -87,10 +97,15 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const maxTraceBytes = deps.maxTraceBytes ?? DEFAULT_MAX_TRACE_BYTES;
   // Each cluster is healed as soon as it is read (a slow cluster holds up no other's restarts), and the status
   // rows go out as soon as every cluster is read, while the restarts are still running.
-  const reads = deps.clients.map((client) => readCluster(client, { maxTraceBytes, signal: connectDeadline }));
-  const heals = deps.clients.map(async (client, i) => {
+  const progress = deps.onProgress ?? (() => undefined);
+  const reads = deps.clients.map((client) => readWithProgress(client, { maxTraceBytes, signal: connectDeadline }, progress));
+  const heals = deps.clients.map(async (client, i): Promise<ClusterHealing> => {
     const snapshot = await reads[i]!;
-    return deps.healer ? deps.healer.heal(client, snapshot, started, connectDeadline, historyDeadline) : { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
+    if (!deps.healer) return { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
+    if (!snapshot.error) progress({ step: 'healing', cluster: snapshot.cluster });
+    const healing = await deps.healer.heal(client, snapshot, started, connectDeadline, historyDeadline);
+    progress({ step: 'healed', cluster: snapshot.cluster, restarts: healing.outcomes.filter((o) => o.action === 'restart').length });
+    return healing;
   });
   const snapshots = await Promise.all(reads);
   const memoryPlan = deps.rowMemory?.plan(started);
@@ -104,6 +119,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   // things are now. Its uploads in flight share the tick's cut: cutting them sooner would send them twice.
   const replayDeadline = { start: AbortSignal.any([shipDeadline, AbortSignal.timeout(Math.floor(budgetMs / 4))]), cut: cutDeadline, spool: spoolDeadline };
   const replaying = delivery ? delivery.replay(started, replayDeadline) : Promise.resolve(NOTHING);
+  if (delivery) progress({ step: 'shipping', rows: rows.length });
   const shippingStatus = delivery ? delivery.deliver([{ stream: STATUS_TABLE.stream, rows }], shipping) : Promise.resolve(NOTHING);
   const healings = await Promise.all(heals);
   const healed = healings.flatMap((h) => healingRows(stamp, h));
@@ -130,6 +146,14 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     durationMs: performance.now() - startedMs,
     requests: deps.clients.reduce((n, c) => n + c.requests, 0) - requestsBefore,
   };
+}
+
+/** Reads one cluster, saying when it starts and what came back. */
+export async function readWithProgress(client: ConnectClient, options: Parameters<typeof readCluster>[1], progress: (p: TickProgress) => void): Promise<ClusterSnapshot> {
+  progress({ step: 'reading', cluster: client.name });
+  const snapshot = await readCluster(client, options);
+  progress({ step: 'read', cluster: snapshot.cluster, connectors: snapshot.connectors.length, ...(snapshot.error && { failure: snapshot.error.kind }) });
+  return snapshot;
 }
 
 /** What the deadline cut short, in one line. */

@@ -22,7 +22,8 @@ async function run(argv: string[], env: Settings = {}, cwd = mkdtempSync(join(tm
   const err: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await main(argv, { stdout, stderr, env, cwd });
+  // Never the developer's own ~/.local/state: each run without one given gets a fresh state directory.
+  const code = await main(argv, { stdout, stderr, env: { KC_MONITOR_STATE_DIR: mkdtempSync(join(tmpdir(), 'kc-state-')), ...env }, cwd });
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 
@@ -80,16 +81,31 @@ describe('kc-monitor', () => {
     expect(rows).toHaveLength(status.length + healing.length);
     expectRowsFitSchema(status);
     expectRowsFitSchema(healing, HEALING_TABLE.columns);
-    expect(r.stderr).toMatch(/^kc-monitor: 127\.0\.0\.1:\d+: basic auth over plain http sends the password unencrypted; use https\ntick .*healing: 2 restarted, 1 skipped-non-transient, 22 of 22 rows shipped/);
+    // Plain http to loopback sends nothing over a network: no warning about it.
+    expect(r.stderr).toMatch(/^tick .*healing: 2 restarted, 1 skipped-non-transient, 22 of 22 rows shipped, \d+ ms; restart history: table KafkaConnectRestarts in storage account kcmcli, shared with the function\n$/);
     expect(r.stdout + r.stderr).not.toContain(CANARY);
   });
 
-  it('once will not restart without a durable history, but will dry-run', async () => {
+  it('once without Azure Storage heals from a local state directory, and the next run remembers the backoff', async () => {
     const { AzureWebJobsStorage: _, ...env } = await cluster();
-    const refused = await run(['once'], env);
-    expect(refused.code).toBe(EXIT.CONFIG);
-    expect(refused.stderr).toBe('kc-monitor: Invalid configuration: AzureWebJobsStorage: missing; the restart history needs it (UseDevelopmentStorage=true with Azurite locally), or set AUTO_HEAL=dry-run or off\n');
-    const dry = await run(['once'], { ...env, AUTO_HEAL: 'dry-run' });
+    const state = mkdtempSync(join(tmpdir(), 'kc-state-'));
+    const local = { ...env, KC_MONITOR_STATE_DIR: state };
+    const before = await run(['status'], local);
+    expect(before.stderr).toContain(`kc-monitor: restart history: none yet in local state ${state} (no AzureWebJobsStorage: the CLI's own, not the function's); HEALING shows what a first \`once\` would do\n`);
+    const first = await run(['once', '--out', join(state, 'rows.ndjson')], local);
+    expect(first.code).toBe(EXIT.OK);
+    expect(first.stderr).toContain(`healing: 2 restarted, 1 skipped-non-transient`);
+    expect(first.stderr).toContain(`; restart history: local state ${state}`);
+    const history = JSON.parse(readFileSync(join(state, 'history.json'), 'utf8')) as { clusters: Record<string, Record<string, { attempts: number }>> };
+    expect(Object.values(history.clusters)[0]).toMatchObject({ 't:0:debezium-inventory': { attempts: 1 } });
+    const second = await run(['once', '--out', join(state, 'rows.ndjson')], local);
+    expect(second.stderr).toMatch(/healing: 1 deferred-backoff, 1 skipped-non-transient|healing: 1 skipped-non-transient, 1 deferred-backoff/);
+    const after = await run(['status'], local);
+    expect(after.code).toBe(EXIT.OK);
+    expect(after.stdout).toMatch(/task 0 +FAILED +10\.0\.0\.13:8083 +1 restart, next \d\d:\d\dZ/);
+    expect(after.stderr).toContain(`kc-monitor: restart history: local state ${state}`);
+    const { AzureWebJobsStorage: __, ...fresh } = await cluster();
+    const dry = await run(['once'], { ...fresh, AUTO_HEAL: 'dry-run' });
     expect(dry.code).toBe(EXIT.OK);
     expect(dry.stderr).toContain('healing: 2 dry-run, 1 skipped-non-transient');
   });
@@ -105,7 +121,8 @@ describe('kc-monitor', () => {
     const r = await run(['once', '--out', 'rows.ndjson'], { KAFKA_CONNECT_PASSWORD: CANARY }, cwd);
     expect(r.code).toBe(EXIT.OK);
     expect(r.stdout).toBe('');
-    expect(readFileSync(join(cwd, 'rows.ndjson'), 'utf8').trim().split('\n')).toHaveLength(22);
+    // Appended, as a cron job's rows accumulate: the first run's cluster row, then this run's 22.
+    expect(readFileSync(join(cwd, 'rows.ndjson'), 'utf8').trim().split('\n')).toHaveLength(1 + 22);
   });
 
   it('exits 3 when a cluster cannot be read, and says which and why in one line', async () => {
@@ -202,7 +219,13 @@ describe('kc-monitor', () => {
     expect(r.code).toBe(EXIT.OK);
     expect(r.stdout).toMatch(/^kc-monitor demo: a SIMULATION\./);
     expect(r.stdout).toContain('Cluster demo  REACHABLE  Kafka Connect 3.7.0');
-    const tick = (n: number) => r.stdout.slice(r.stdout.indexOf(`Tick ${n} at`), r.stdout.indexOf(n === 4 ? 'Status at' : `Tick ${n + 1} at`));
+    const tick = (n: number) => r.stdout.slice(r.stdout.indexOf(`Tick ${n} at`), r.stdout.indexOf(n === 4 ? 'with what the healer will do next' : `Tick ${n + 1} at`));
+    // The first table shows what the first tick did beside each target.
+    const first = r.stdout.slice(r.stdout.indexOf('with what the first tick did'), r.stdout.indexOf('Tick 1 at'));
+    expect(first).toMatch(/^ {4}task 2 +FAILED +10\.0\.0\.12:8083 +restarted \(1\) +java\.sql\.SQLException/m);
+    expect(first).toMatch(/^ {2}elastic-sink-logs .* held: non-transient /m);
+    // Nothing is shipped, and the last line says so.
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/^Last tick .*, \d+ rows \(not shipped\), \d+ ms$/);
     expect(tick(1)).toMatch(/jdbc-sink-orders task 2 +restarted +1 +08:02Z/);
     expect(tick(1)).toMatch(/debezium-inventory task 0 +restarted +1/);
     expect(tick(1)).toMatch(/elastic-sink-logs +skipped-non-transient +0 .*matches org\\\.apache\\\.kafka\\\.common\\\.config\\\.ConfigException/);

@@ -41,7 +41,16 @@ describe('loadConfig', () => {
       { KAFKA_CONNECT_URL: 'https://connect.internal:8083/', KAFKA_CONNECT_USERNAME: 'monitor', KAFKA_CONNECT_PASSWORD: 'pw-123456', ...INGESTION },
       { requireIngestion: true },
     );
-    expect(config.clusters).toEqual([{ name: 'connect.internal:8083', url: 'https://connect.internal:8083', username: 'monitor', password: 'pw-123456' }]);
+    expect(config.clusters).toEqual([
+      {
+        name: 'connect.internal:8083',
+        url: 'https://connect.internal:8083',
+        username: 'monitor',
+        password: 'pw-123456',
+        // Messages name these settings when the credentials are refused.
+        sources: { username: 'KAFKA_CONNECT_USERNAME', password: 'KAFKA_CONNECT_PASSWORD', caCert: 'KAFKA_CONNECT_CA_CERT', clientCert: 'KAFKA_CONNECT_CLIENT_CERT' },
+      },
+    ]);
     expect(config.ingestion).toEqual({ endpoint: INGESTION.LOGS_INGESTION_ENDPOINT, dcrImmutableId: DCR });
     expect(config.autoHeal).toBe('on');
     expect(config.secrets).toEqual(['pw-123456']);

@@ -100,8 +100,9 @@ export class ConnectClient {
   }
 
   private async once(method: 'GET' | 'POST', path: string, signal?: AbortSignal): Promise<ConnectResponse> {
+    // The path as sent, gateway prefix included: what to look for in the gateway's and the worker's logs.
     const fail = (kind: ConnectFailure, detail: string, status?: number) =>
-      new ConnectError(this.name, kind, method, path, clip(detail, 240, this.secrets), status);
+      new ConnectError(this.name, kind, method, `${this.basePath}${path}`, `${clip(detail, 240, this.secrets)}${whatToCheck(kind, detail, this.cluster)}`, status);
     this.requests++;
     let status: number | undefined;
     let contentType: string;
@@ -182,6 +183,28 @@ function bodyDetail(text: string, contentType: string): string {
     return `HTML page: ${visible}`;
   }
   return trimmed;
+}
+
+/** The setting to look at, by name (never its value), for failures that a setting fixes. */
+function whatToCheck(kind: ConnectFailure, detail: string, cluster: ClusterConfig): string {
+  const from = cluster.sources ?? { username: 'KAFKA_CONNECT_USERNAME', password: 'KAFKA_CONNECT_PASSWORD', caCert: 'KAFKA_CONNECT_CA_CERT', clientCert: 'KAFKA_CONNECT_CLIENT_CERT' };
+  const credentials = `${from.username} and ${from.password}`;
+  switch (kind) {
+    case 'UNAUTHORIZED':
+      return cluster.username ? ` (check ${credentials})` : ` (the cluster wants basic auth: set ${credentials})`;
+    case 'FORBIDDEN':
+      return cluster.username ? ` (the user in ${from.username} may not do this: grant it on the Connect side)` : ` (set ${credentials})`;
+    case 'TLS_ERROR':
+      if (/SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY_LEAF)|CERT_UNTRUSTED|CERT_SIGNATURE/.test(detail)) {
+        return cluster.caCert ? ` (${from.caCert} is set but is not the CA that signed the server's certificate)` : ` (trust the server's CA: put its PEM in ${from.caCert})`;
+      }
+      if (/ALTNAME|HOSTNAME_MISMATCH/.test(detail)) return " (the URL's host name is not in the server's certificate: use a name it was issued for)";
+      if (/EXPIRED/.test(detail)) return " (the server's certificate has expired)";
+      if (/client certificate/.test(detail)) return cluster.clientCert ? ` (check ${from.clientCert})` : ` (set ${from.clientCert} and its key)`;
+      return '';
+    default:
+      return '';
+  }
 }
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|HOSTNAME_MISMATCH)/;

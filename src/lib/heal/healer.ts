@@ -61,11 +61,15 @@ export class Healer {
     return this.options.mode;
   }
 
-  /** What the policy would decide now, without restarting or writing anything (for `kc-monitor status`). */
-  async preview(snapshot: ClusterSnapshot, now: Date): Promise<readonly Decision[]> {
-    if (this.options.mode === 'off' || snapshot.error) return [];
-    const { history, degraded } = await this.load(snapshot.cluster);
-    return decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded }).decisions;
+  /**
+   * What the policy would decide now, without restarting or writing anything (for `kc-monitor status`), and
+   * why the history could not be read when it could not.
+   */
+  async preview(snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal): Promise<{ decisions: readonly Decision[]; historyProblem?: string }> {
+    if (this.options.mode === 'off' || snapshot.error) return { decisions: [] };
+    const { history, degraded, problem } = await this.load(snapshot.cluster, signal);
+    const { decisions } = decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded });
+    return { decisions, ...(problem && { historyProblem: problem }) };
   }
 
   /**

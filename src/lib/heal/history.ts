@@ -191,7 +191,7 @@ export function merge(ours: TargetHistory, theirs: TargetHistory | undefined): T
 }
 
 /** We meant to forget a target; someone else has since recorded a restart of it: keep theirs. */
-function keepIfNewer(theirs: TargetHistory | undefined): TargetHistory | undefined {
+export function keepIfNewer(theirs: TargetHistory | undefined): TargetHistory | undefined {
   return theirs && theirs.attempts > 0 && !theirs.healthySince ? theirs : undefined;
 }
 
@@ -204,7 +204,7 @@ function fromEntity(e: HistoryEntity): TargetHistory {
   };
 }
 
-function sameHistory(a: TargetHistory | undefined, b: TargetHistory): boolean {
+export function sameHistory(a: TargetHistory | undefined, b: TargetHistory): boolean {
   return !!a && a.attempts === b.attempts && a.lastAttempt === b.lastAttempt && a.healthySince === b.healthySince && a.unassignedSince === b.unassignedSince;
 }
 

@@ -149,12 +149,12 @@ describe('readCluster against the Connect simulator', () => {
 
     const denied = await readCluster(client({ url, username: 'monitor', password: 'wrong-password' }), READ);
     expect(denied.error?.kind).toBe('UNAUTHORIZED');
-    expect(denied.error?.message).toBe('test: GET / → 401 UNAUTHORIZED: User cannot access the resource.');
+    expect(denied.error?.message).toBe('test: GET / → 401 UNAUTHORIZED: User cannot access the resource. (check KAFKA_CONNECT_USERNAME and KAFKA_CONNECT_PASSWORD)');
     expect(denied.connectors).toEqual([]);
   });
 
   it.each<[string, Parameters<ConnectSimulator['inject']>[0], string, RegExp]>([
-    ['403', { path: '/', status: 403, body: '{"error_code":403,"message":"Forbidden"}' }, 'FORBIDDEN', /403 FORBIDDEN: Forbidden$/],
+    ['403', { path: '/', status: 403, body: '{"error_code":403,"message":"Forbidden"}' }, 'FORBIDDEN', /403 FORBIDDEN: Forbidden \(set KAFKA_CONNECT_USERNAME and KAFKA_CONNECT_PASSWORD\)$/],
     ['409 during a rebalance', { path: /^\/connectors\?/, status: 409, body: '{"error_code":409,"message":"Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."}' }, 'CONFLICT', /409 CONFLICT: Cannot complete request momentarily/],
     ['500 Request timed out', { path: /^\/connectors\?/, status: 500, body: '{"error_code":500,"message":"Request timed out"}' }, 'SERVER_ERROR', /500 SERVER_ERROR: Request timed out$/],
     ['HTML 502 from a proxy', { path: /^\//, status: 502, contentType: 'text/html', body: '<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>' }, 'SERVER_ERROR', /502 SERVER_ERROR: HTML page: 502 Bad Gateway$/],
@@ -235,12 +235,12 @@ describe('TLS to Connect', () => {
 
     const rejected = await readCluster(client({ url, caCert: ca.cert }), READ);
     expect(rejected.error?.kind).toBe('TLS_ERROR');
-    expect(rejected.error?.message).toMatch(/does it require a client certificate \(mTLS\)\?$/);
+    expect(rejected.error?.message).toMatch(/does it require a client certificate \(mTLS\)\? \(set KAFKA_CONNECT_CLIENT_CERT and its key\)$/);
 
     const strangerClient = await issueCertificate(strangerCa, 'impostor');
     const refused = await readCluster(client({ url, caCert: ca.cert, clientCert: strangerClient.cert, clientKey: strangerClient.key }), READ);
     expect(refused.error?.kind).toBe('TLS_ERROR');
-    expect(refused.error?.message).toMatch(/was the client certificate rejected\?$/);
+    expect(refused.error?.message).toMatch(/was the client certificate rejected\? \(check KAFKA_CONNECT_CLIENT_CERT\)$/);
   });
 });
 
