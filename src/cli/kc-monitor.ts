@@ -43,7 +43,7 @@ Commands:
   status            read every cluster; print connectors, tasks and what the healer would do (changes nothing)
   once              run exactly one monitor tick, as the Azure Function does (heals per AUTO_HEAL)
   demo              run ticks against a built-in simulated Connect cluster
-  alert-params      print the live clusters' connectors as the Bicep "connectors" parameter (one alert rule each)
+  alert-params      print the live clusters' connectors as the Bicep "connectors" parameter (alertShape perConnector)
 
 Options:
   --settings FILE   read Values from this local.settings.json (default: ./local.settings.json if present)
@@ -305,9 +305,10 @@ async function demo(io: CliIO, flags: Flags): Promise<number> {
   const write = (...lines: string[]) => io.stdout.write(`${lines.join('\n')}\n`);
   const rows: object[] = [];
   try {
+    const fit = (text: string) => (render.width ? wrap(text, render.width) : text);
     write(
       'kc-monitor demo: a SIMULATION. A built-in fake Kafka Connect 3.7 cluster runs on',
-      `${url} with a few connectors in trouble, and the clock jumps ${DEMO_TICK_MINUTES} minutes between ticks.`,
+      fit(`${url} with a few connectors in trouble, and the clock jumps ${DEMO_TICK_MINUTES} minutes between ticks.`),
       'Nothing real is read or restarted, and nothing is shipped.',
       '',
     );
@@ -323,15 +324,21 @@ async function demo(io: CliIO, flags: Flags): Promise<number> {
     write(`Status at ${clock(now)}, with what the healer will do next:`, renderStatus(look.snapshots, { ...render, decisions: look.decisions }));
     const failedTask = rows.find((r) => (r as StatusRow).RecordType === 'task' && (r as StatusRow).State === 'FAILED');
     write(
-      'What happened: the JDBC task failed on a refused connection and one restart healed it (its count reset once it',
-      'had run longer than the backoff). The Debezium task keeps failing, so it is restarted on the backoff schedule',
-      '(waits of 0, 2, 6, 12... minutes). The Elasticsearch connector has a ConfigException, which a restart cannot fix:',
-      'it is left alone and reported. The MirrorMaker task sat UNASSIGNED past 10 minutes and was reported.',
+      fit(
+        'What happened: the JDBC task failed on a refused connection and one restart healed it (its count reset once ' +
+          'it had run longer than the backoff). The Debezium task keeps failing, so it is restarted on the backoff ' +
+          'schedule (waits of 0, 2, 6, 12... minutes). The Elasticsearch connector has a ConfigException, which a ' +
+          'restart cannot fix: it is left alone and reported. The MirrorMaker task sat UNASSIGNED past 10 minutes and was reported.',
+      ),
       '',
-      `In Azure these ${DEMO_TICKS} ticks would ship ${rows.length} rows to ${STATUS_TABLE.name} and ${HEALING_TABLE.name}. A FAILED task's row (the database password in its trace is redacted):`,
-      JSON.stringify(failedTask, null, 2),
+      fit(`In Azure these ${DEMO_TICKS} ticks would ship ${rows.length} rows to ${STATUS_TABLE.name} and ${HEALING_TABLE.name}. A FAILED task's row (the database password in its trace is redacted):`),
+      // On a terminal the row's long values are cut, not wrapped: it stays readable JSON.
+      JSON.stringify(failedTask, null, 2)
+        .split('\n')
+        .map((line) => (render.width && line.length > render.width ? `${line.slice(0, render.width - 1)}…` : line))
+        .join('\n'),
       '',
-      last ? `Last ${summarizeTick(last)}` : '',
+      last ? fit(`Last ${summarizeTick(last)}`) : '',
     );
     // The demo's own canary: if the simulated password ever reaches a row, say so loudly.
     if (rows.some((r) => JSON.stringify(r).includes(DEMO_DB_PASSWORD))) throw new MonitorError('demo rows contain the simulated password');
@@ -345,6 +352,19 @@ async function demo(io: CliIO, flags: Flags): Promise<number> {
 /** "08:05Z", the one time format of the terminal output (NDJSON rows carry full ISO timestamps). */
 function clock(at: Date): string {
   return `${at.toISOString().slice(11, 16)}Z`;
+}
+
+/** Prose to the terminal's width, broken between words. */
+function wrap(text: string, columns: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > columns) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
 }
 
 /** The terminal's width, unless --wide or not a terminal (a pipe or a file gets whole lines). */

@@ -13,19 +13,22 @@ export class ConfigError extends MonitorError {
   }
 }
 
-/** How a call to the Kafka Connect REST API failed, in the words an operator searches for. */
-export type ConnectFailure =
-  | 'UNREACHABLE'
-  | 'DNS_FAILURE'
-  | 'TLS_ERROR'
-  | 'TIMEOUT'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'SERVER_ERROR'
-  | 'BAD_RESPONSE'
-  | 'ABORTED';
+/** How a call to the Kafka Connect REST API failed, in the words an operator searches for (a cluster row's State). */
+export const CONNECT_FAILURES = [
+  'UNREACHABLE',
+  'DNS_FAILURE',
+  'TLS_ERROR',
+  'TIMEOUT',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'SERVER_ERROR',
+  'BAD_RESPONSE',
+  'ABORTED',
+] as const;
+
+export type ConnectFailure = (typeof CONNECT_FAILURES)[number];
 
 export class ConnectError extends MonitorError {
   constructor(

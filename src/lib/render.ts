@@ -156,8 +156,8 @@ const MIN_COLUMN = 8;
 
 /**
  * Pads columns (the last one runs free); `decorate` may colour a cell after padding. Within `maxWidth`, the
- * widest columns are cut first (with an ellipsis), and the last column is cut to what is left, or moved
- * under its row when too little is.
+ * last column is cut to what is left (with an ellipsis), or moved under its row when too little is; the
+ * widest other columns are cut only when they alone do not fit.
  */
 function table(rows: readonly string[][], decorate: (row: readonly string[], col: number, padded: string) => string, maxWidth?: number): string[] {
   const last = rows[0]!.length - 1;
@@ -166,12 +166,13 @@ function table(rows: readonly string[][], decorate: (row: readonly string[], col
   if (maxWidth !== undefined) {
     // The indent, and each column before the last with the two spaces after it.
     const fixed = () => 2 + widths.slice(0, last).reduce((n, w) => n + w + 2, 0);
-    while (fixed() + MIN_LAST_COLUMN > maxWidth) {
+    // The last column goes under its row before any other is cut; only then are the widest ones cut.
+    under = fixed() + MIN_LAST_COLUMN > maxWidth;
+    while (fixed() - 2 > maxWidth) {
       const widest = widths.slice(0, last).reduce((w, n, col) => (n > widths[w]! ? col : w), 0);
       if (widths[widest]! <= MIN_COLUMN) break;
       widths[widest]!--;
     }
-    under = fixed() + MIN_LAST_COLUMN > maxWidth;
     widths[last] = under ? Math.max(MIN_COLUMN, maxWidth - 6) : maxWidth - fixed();
   }
   const fit = (cell: string, col: number) => (maxWidth === undefined ? cell : cut(cell, widths[col]!));

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -147,6 +147,36 @@ describe('kc-monitor', () => {
       // The monitor's own row saying so went through once the 403s were over.
       expect(r.stderr).toMatch(/1 of 23 rows shipped, 22 spooled/);
       expect(ingestion.rows(STATUS_TABLE.stream)).toMatchObject([{ RecordType: 'monitor', State: 'ROWS_SPOOLED', RowCount: 22 }]);
+    } finally {
+      await Promise.all([identity.stop(), ingestion.stop()]);
+    }
+  });
+
+  it('without Azure Storage, rows that could not be shipped wait in the local spool and go with the next run', async () => {
+    // The same token as the test above: the credential keeps the token it got for the life of the process.
+    const identity = new ManagedIdentityFake('cli-token', 'cli-header');
+    const outage = { status: 503, body: { error: { code: 'ServiceUnavailable', message: 'try later' } } };
+    const ingestion = new IngestionFake('cli-token').answer(outage, outage, outage, outage, outage, outage);
+    process.env.IDENTITY_ENDPOINT = await identity.start();
+    process.env.IDENTITY_HEADER = identity.header;
+    try {
+      const { AzureWebJobsStorage: _, ...env } = await cluster();
+      const state = mkdtempSync(join(tmpdir(), 'kc-state-'));
+      const settings = { ...env, KC_MONITOR_STATE_DIR: state, LOGS_INGESTION_ENDPOINT: await ingestion.start(), LOGS_DCR_IMMUTABLE_ID: 'dcr-00112233445566778899aabbccddeeff' };
+      const down = await run(['once'], settings);
+      expect(down.code).toBe(EXIT.NOT_SHIPPED);
+      expect(down.stderr).toMatch(/spooled for the next tick/);
+      expect(readdirSync(join(state, 'spool')).filter((f) => f.endsWith('.ndjson.gz')).length).toBeGreaterThan(0);
+      const spooled = ingestion.rows(STATUS_TABLE.stream).length;
+
+      ingestion.clearAnswers();
+      const up = await run(['once'], settings);
+      expect(up.code, up.stderr).toBe(EXIT.OK);
+      expect(up.stderr).toMatch(/\(\d+ replayed\)/);
+      expect(readdirSync(join(state, 'spool')).filter((f) => f.endsWith('.ndjson.gz'))).toEqual([]);
+      // The first run's rows arrived once, with their own time, beside the second run's.
+      const times = new Set(ingestion.rows(STATUS_TABLE.stream).slice(spooled).map((r) => r.TimeGenerated));
+      expect(times.size).toBe(2);
     } finally {
       await Promise.all([identity.stop(), ingestion.stop()]);
     }

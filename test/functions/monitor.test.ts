@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvocationContext, type Timer, app } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
@@ -28,6 +31,7 @@ describe('the timer function', () => {
   const sim = new ConnectSimulator({ version: '3.7.0', basicAuth: { username: 'monitor', password: CANARY } });
   let handler: typeof import('../../src/functions/monitor').createTimerHandler;
   let settings: Record<string, string>;
+  let prodUrl: string;
 
   beforeAll(async () => {
     ({ createTimerHandler: handler } = await import('../../src/functions/monitor'));
@@ -37,9 +41,10 @@ describe('the timer function', () => {
     sim.add(...connectors);
     process.env.IDENTITY_ENDPOINT = await identity.start();
     process.env.IDENTITY_HEADER = identity.header;
+    prodUrl = await sim.start();
     settings = {
       KAFKA_CONNECT_CLUSTERS: JSON.stringify([
-        { name: 'prod', url: await sim.start(), username: 'monitor', passwordSetting: 'PROD_CONNECT_PASSWORD' },
+        { name: 'prod', url: prodUrl, username: 'monitor', passwordSetting: 'PROD_CONNECT_PASSWORD' },
         { name: 'dr', url: 'http://127.0.0.1:1' },
       ]),
       PROD_CONNECT_PASSWORD: CANARY,
@@ -122,6 +127,26 @@ describe('the timer function', () => {
       'Invalid configuration: AzureWebJobsStorage: missing; the restart history needs it (UseDevelopmentStorage=true with Azurite locally), or set AUTO_HEAL=dry-run or off',
     );
     await expect(handler(() => ({ ...noStorage, AUTO_HEAL: 'dry-run' }))(timer, context().ctx)).resolves.toBeUndefined();
+  });
+
+  it('func start without Azure: the example settings with LOGS_NDJSON_FILE append the rows to a file', async () => {
+    const example = (JSON.parse(readFileSync('local.settings.json.example', 'utf8')) as { Values: Record<string, string> }).Values;
+    const dir = mkdtempSync(join(tmpdir(), 'kc-fn-local-'));
+    const local = { ...example, KAFKA_CONNECT_URL: prodUrl, KAFKA_CONNECT_USERNAME: 'monitor', KAFKA_CONNECT_PASSWORD: CANARY, AzureWebJobsStorage: testStorage('kcmfunction'), LOGS_NDJSON_FILE: join(dir, example.LOGS_NDJSON_FILE!) };
+    const tick = handler(() => local);
+    const { ctx, lines } = context();
+    await tick(timer, ctx);
+    await tick(timer, context().ctx);
+    expect(lines.at(-1)).toMatch(/^information: tick .* rows shipped/);
+    const rows = readFileSync(local.LOGS_NDJSON_FILE, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(new Set(rows.map((r) => r.TimeGenerated)).size).toBe(2);
+    expect(rows.filter((r) => r.RecordType === 'cluster')).toHaveLength(2);
+    expect(JSON.stringify(rows)).not.toContain(CANARY);
+
+    // In Azure it is refused: rows must reach Log Analytics there.
+    const { ctx: azure, lines: said } = context();
+    await expect(handler(() => ({ ...local, WEBSITE_INSTANCE_ID: 'abc' }))(timer, azure)).rejects.toThrow('LOGS_NDJSON_FILE: for local runs (func start) only; in Azure rows go to LOGS_INGESTION_ENDPOINT');
+    expect(said).toHaveLength(1);
   });
 
   it('warns when the run is past due', async () => {

@@ -59,8 +59,9 @@ describe('main.bicep', () => {
   it('wires every setting of the app (local.settings.json.example) into the Function App', () => {
     const example = JSON.parse(readFileSync(join(INFRA, '..', 'local.settings.json.example'), 'utf8')) as { Values: Record<string, string> };
     const wired = read('main.bicep') + read('modules/function-app.bicep');
-    // The connection string is the local form of the identity-based AzureWebJobsStorage__* settings; Flex sets the worker runtime itself.
-    const local = new Set(['AzureWebJobsStorage', 'FUNCTIONS_WORKER_RUNTIME']);
+    // The connection string is the local form of the identity-based AzureWebJobsStorage__* settings; Flex sets the worker
+    // runtime itself; LOGS_NDJSON_FILE is for `func start` only (refused in Azure).
+    const local = new Set(['AzureWebJobsStorage', 'FUNCTIONS_WORKER_RUNTIME', 'LOGS_NDJSON_FILE']);
     for (const name of Object.keys(example.Values).filter((n) => !local.has(n))) {
       expect(wired, name).toMatch(new RegExp(`^\\s+${name}: `, 'm'));
     }
@@ -68,26 +69,27 @@ describe('main.bicep', () => {
     expect(wired).toMatch(/AzureWebJobsStorage__credential: 'managedidentity'/);
   });
 
-  it('keeps secrets out of app settings: the Connect password and key are Key Vault references', () => {
-    expect(main).toMatch(/KAFKA_CONNECT_PASSWORD: vault\.outputs\.connectPasswordReference/);
-    expect(main).toMatch(/KAFKA_CONNECT_CLIENT_KEY: vault\.outputs\.connectClientKeyReference/);
-    expect(main).toMatch(/@secure\(\)\nparam connectPassword string/);
-    expect(main).toMatch(/@secure\(\)\nparam connectClientKey string/);
-    expect(read('modules/key-vault.bicep')).toMatch(/@Microsoft\.KeyVault\(VaultName=\$\{name\};SecretName=kafka-connect-password\)/);
+  it('keeps secrets out of app settings: the Connect password, the client key and every cluster secret are Key Vault references', () => {
+    expect(main).toMatch(/KAFKA_CONNECT_PASSWORD: references\.\?KAFKA_CONNECT_PASSWORD \?\? ''/);
+    expect(main).toMatch(/KAFKA_CONNECT_CLIENT_KEY: references\.\?KAFKA_CONNECT_CLIENT_KEY \?\? ''/);
+    expect(main).toMatch(/\}, references\)/);
+    for (const secret of ['connectPassword', 'connectClientKey', 'connectClusters', 'clusterSecrets']) expect(main).toMatch(new RegExp(`@secure\\(\\)\\nparam ${secret} `));
+    expect(read('modules/key-vault.bicep')).toContain("'@Microsoft.KeyVault(VaultName=${name};SecretName=${n})'");
   });
 
-  it('grants exactly the least-privilege roles the issue names, with guid() names', () => {
+  it('grants exactly the least-privilege roles, with guid() names: no queue role (no queue trigger, no Durable Functions)', () => {
     const all = bicepFiles().map(read).join('\n');
     const roles = {
       'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
       'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
       'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
-      'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
       'Key Vault Secrets User': '4633458b-17de-408a-b874-0445c86b69e6',
     };
     for (const id of Object.values(roles)) expect(all).toContain(id);
-    const granted = [...all.matchAll(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g)].map((m) => m[0]);
+    // Every GUID in the files is a role, but the example subscription id of main.bicepparam.
+    const granted = [...all.matchAll(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g)].map((m) => m[0]).filter((g) => !/^[0-]+$/.test(g));
     expect(new Set(granted)).toEqual(new Set(Object.values(roles)));
+    expect(all).not.toContain('974c5e8b-45b9-4653-ba55-5f855dd0fb88'); // Storage Queue Data Contributor
     for (const block of all.split("'Microsoft.Authorization/roleAssignments@").slice(1)) expect(block).toMatch(/^[^}]*name: guid\(/);
     expect(all).not.toContain('newGuid(');
   });
@@ -101,7 +103,7 @@ describe('main.bicep', () => {
     expect(app).toMatch(/type: 'UserAssigned'/);
     expect(read('modules/network.bicep')).toMatch(/serviceName: 'Microsoft.App\/environments'/);
     expect(main).toMatch(/MONITOR_SCHEDULE: monitorSchedule/);
-    expect(main).toMatch(/param monitorSchedule string = '0 \*\/5 \* \* \* \*'/);
+    expect(main).toMatch(/param monitorIntervalMinutes int = 5\n/);
   });
 
   it('builds tables, stream declarations and data flows from infra/tables.json, not typed twice', () => {
