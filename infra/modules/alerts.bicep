@@ -1,6 +1,6 @@
-// Alerts on the monitor's tables: one rule per connector (the original tool's rule), and rules for what needs a
-// human: the monitor's heartbeat, an unreachable cluster, a failure the healer will not restart, a task left
-// UNASSIGNED. The queries live in infra/queries/*.kql, where the tests analyze them.
+// Alerts on the monitor's tables: connectors not healthy (one rule split by connector, or one rule per connector),
+// and rules for what needs a human: the monitor's heartbeat, an unreachable cluster, a failure the healer will not
+// restart, a task left UNASSIGNED. The queries live in infra/queries/*.kql, where the tests analyze them.
 
 @description('Required. Resource id of the workspace holding KafkaConnect_CL and KafkaConnectHealing_CL.')
 param workspaceResourceId string
@@ -8,16 +8,50 @@ param workspaceResourceId string
 @description('Required. Prefix of the rule names.')
 param namePrefix string
 
-@description('Optional. Connectors that get their own "not fully RUNNING for 10 minutes" rule: [{ cluster, name }]. Regenerate with `kc-monitor alert-params`.')
+@description('Optional. perClusterSplit: one rule split by cluster and connector. perConnector: one rule per entry of connectors.')
+@allowed(['perClusterSplit', 'perConnector'])
+param shape string = 'perClusterSplit'
+
+@description('Optional. Minutes between two evaluations of every rule.')
+@allowed([1, 5, 10, 15])
+param frequencyMinutes int = 5
+
+@description('Required. Minutes between ticks of the monitor (MONITOR_SCHEDULE).')
+param tickMinutes int
+
+@description('Required. The tick\'s budget in seconds (MONITOR_DEADLINE_SECONDS).')
+param deadlineSeconds int
+
+@description('Optional. With shape perConnector: the connectors that get a rule, [{ cluster, name }].')
 param connectors array = []
 
 @description('Optional. E-mail addresses of the action group.')
-param alertEmails array = []
+param alertEmails string[] = []
 
+@description('Optional. Location of the rules.')
 param location string = resourceGroup().location
+
+@description('Optional. Tags of the rules and the action group.')
 param tags object = {}
 
-var connectorQuery = loadTextContent('../queries/alert-connector-not-running.kql')
+// Every row of a tick carries the tick's start time, and arrives up to the tick's budget later, plus the ingestion
+// latency (seconds, typically; a minute allowed).
+var latestArrivalMinutes = (deadlineSeconds + 59) / 60 + 1
+// The window sizes a log search alert rule accepts.
+var windowSizes = [1, 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360]
+// Rules on an absence (no healthy row for a connector, no heartbeat): the window spans two ticks plus the latest
+// arrival, so that one tick missed, or one late by its whole budget, still leaves a healthy row in it.
+var healthWindowMinutes = first(filter(windowSizes, w => w >= max(2 * tickMinutes + latestArrivalMinutes, frequencyMinutes)))
+// Rules on a presence (a row saying something is wrong): every row falls in the window of some evaluation.
+var eventWindowMinutes = first(filter(windowSizes, w => w >= frequencyMinutes + latestArrivalMinutes))
+var frequency = 'PT${frequencyMinutes}M'
+var healthWindow = healthWindowMinutes < 60 ? 'PT${healthWindowMinutes}M' : 'PT${healthWindowMinutes / 60}H'
+var eventWindow = eventWindowMinutes < 60 ? 'PT${eventWindowMinutes}M' : 'PT${eventWindowMinutes / 60}H'
+// The queries filter on the same window that the rule queries, stated once here.
+var healthLet = 'let window = ${healthWindowMinutes}m;\n'
+var eventLet = 'let window = ${eventWindowMinutes}m;\n'
+var ruledConnectors = shape == 'perConnector' ? connectors : []
+var connectorRuleNames = map(ruledConnectors, c => '${namePrefix}-connector-${uniqueString(c.cluster, c.name)}')
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: '${namePrefix}-oncall'
@@ -36,26 +70,28 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
+var connectorQuery = loadTextContent('../queries/alert-connector-not-running.kql')
+
 // The tables are created in the same deployment: skip the validation that would run before they exist.
-resource connectorRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
-  for c in connectors: {
-    name: '${namePrefix}-connector-${uniqueString(c.cluster, c.name)}'
+resource connectorRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for (c, i) in ruledConnectors: {
+    name: connectorRuleNames[i]
     location: location
     tags: tags
     kind: 'LogAlert'
     properties: {
-      displayName: 'Kafka Connect ${c.cluster}/${c.name} not fully RUNNING'
-      description: 'No tick in 10 minutes saw connector ${c.name} of cluster ${c.cluster} RUNNING with all its tasks RUNNING (or the monitor stopped reporting it).'
+      displayName: 'Kafka Connect ${c.cluster}/${c.name} not healthy'
+      description: 'No tick in ${healthWindowMinutes} minutes saw connector ${c.name} of cluster ${c.cluster} RUNNING with all its tasks RUNNING, PAUSED or STOPPED (or the monitor stopped reporting it).'
       severity: 2
       enabled: true
       scopes: [workspaceResourceId]
-      evaluationFrequency: 'PT5M'
-      windowSize: 'PT10M'
+      evaluationFrequency: frequency
+      windowSize: healthWindow
       criteria: {
         allOf: [
           {
             // KQL string literals: escape backslashes and double quotes of the names.
-            query: 'let cluster = "${replace(replace(c.cluster, '\\', '\\\\'), '"', '\\"')}";\nlet connector = "${replace(replace(c.name, '\\', '\\\\'), '"', '\\"')}";\n${connectorQuery}'
+            query: '${healthLet}let cluster = "${replace(replace(c.cluster, '\\', '\\\\'), '"', '\\"')}";\nlet connector = "${replace(replace(c.name, '\\', '\\\\'), '"', '\\"')}";\n${connectorQuery}'
             timeAggregation: 'Count'
             operator: 'LessThan'
             threshold: 1
@@ -70,14 +106,28 @@ resource connectorRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previ
   }
 ]
 
-var rules = [
+var splitRule = shape == 'perClusterSplit' ? [
+  {
+    ruleId: 'connectors-not-healthy'
+    displayName: 'Kafka Connect connector not healthy'
+    description: 'A connector was seen in every tick of ${healthWindowMinutes} minutes, and none saw it RUNNING with all its tasks RUNNING, PAUSED or STOPPED. One alert per connector.'
+    severity: 2
+    window: healthWindow
+    query: '${healthLet}${loadTextContent('../queries/alert-unhealthy-connectors.kql')}'
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: ['Cluster', 'ConnectorName']
+  }
+] : []
+
+var monitorRuleSet = [
   {
     ruleId: 'heartbeat'
     displayName: 'Kafka Connect monitor heartbeat lost'
-    description: 'No cluster row for 15 minutes: the monitor function is not running, cannot ship rows, or its settings are broken (see its log).'
+    description: 'No cluster row for ${healthWindowMinutes} minutes: the monitor function is not running, cannot ship rows, or its settings are broken (see its log).'
     severity: 1
-    window: 'PT15M'
-    query: loadTextContent('../queries/alert-heartbeat.kql')
+    window: healthWindow
+    query: '${healthLet}${loadTextContent('../queries/alert-heartbeat.kql')}'
     operator: 'LessThan'
     threshold: 1
     dimensions: []
@@ -87,8 +137,8 @@ var rules = [
     displayName: 'Kafka Connect cluster unreachable'
     description: 'The monitor could not read a Connect cluster (State and Detail say why: UNREACHABLE, DNS_FAILURE, TLS_ERROR, UNAUTHORIZED...).'
     severity: 1
-    window: 'PT10M'
-    query: loadTextContent('../queries/alert-cluster-unreachable.kql')
+    window: eventWindow
+    query: '${eventLet}${loadTextContent('../queries/alert-cluster-unreachable.kql')}'
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster']
@@ -98,8 +148,8 @@ var rules = [
     displayName: 'Kafka Connect failure the healer will not restart'
     description: 'A connector or task failed in a way a restart cannot fix (non-transient pattern), or used up HEAL_MAX_ATTEMPTS: a human must act.'
     severity: 2
-    window: 'PT10M'
-    query: loadTextContent('../queries/alert-healer-gave-up.kql')
+    window: eventWindow
+    query: '${eventLet}${loadTextContent('../queries/alert-healer-gave-up.kql')}'
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster', 'ConnectorName']
@@ -109,15 +159,17 @@ var rules = [
     displayName: 'Kafka Connect task UNASSIGNED too long'
     description: 'A connector or task has been UNASSIGNED for longer than HEAL_UNASSIGNED_MINUTES: no worker picked it up.'
     severity: 2
-    window: 'PT10M'
-    query: loadTextContent('../queries/alert-unassigned.kql')
+    window: eventWindow
+    query: '${eventLet}${loadTextContent('../queries/alert-unassigned.kql')}'
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster', 'ConnectorName']
   }
 ]
 
-resource monitorRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
+var rules = concat(splitRule, monitorRuleSet)
+
+resource monitorRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for r in rules: {
     name: '${namePrefix}-${r.ruleId}'
     location: location
@@ -129,7 +181,7 @@ resource monitorRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview
       severity: r.severity
       enabled: true
       scopes: [workspaceResourceId]
-      evaluationFrequency: 'PT5M'
+      evaluationFrequency: frequency
       windowSize: r.window
       criteria: {
         allOf: [
@@ -151,5 +203,4 @@ resource monitorRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview
 ]
 
 output actionGroupId string = actionGroup.id
-output connectorRuleNames array = [for (c, i) in connectors: connectorRules[i].name]
-output monitorRuleNames array = [for (r, i) in rules: monitorRules[i].name]
+output ruleNames array = concat(connectorRuleNames, map(rules, r => '${namePrefix}-${r.ruleId}'))

@@ -10,7 +10,10 @@ param workspaceResourceId string
 @description('Required. Principal id of the function\'s managed identity (granted Monitoring Metrics Publisher on this DCR).')
 param principalId string
 
+@description('Optional. Location: the workspace\'s region.')
 param location string = resourceGroup().location
+
+@description('Optional. Tags of the DCR.')
 param tags object = {}
 
 var schema = loadJsonContent('../tables.json')

@@ -1,5 +1,5 @@
-// Links one existing private DNS zone (for the Connect host name) to the function's VNet. Deployed in the zone's
-// resource group.
+// Links one existing private DNS zone to the function's VNet, deployed in the zone's resource group: only zones
+// given with link: true, since a zone can be linked to a VNet once ("already linked" fails the deployment).
 
 @description('Required. Name of the private DNS zone, e.g. connect.internal.')
 param zoneName string

@@ -7,33 +7,54 @@ param name string
 @description('Optional. Create the vault; false uses an existing one (RBAC authorization) of this name.')
 param create bool = true
 
+@description('Optional. default, or recover: bring back the soft-deleted vault of this name (after its resource group was deleted).')
+@allowed(['default', 'recover'])
+param createMode string = 'default'
+
 @description('Required. Principal id of the function\'s managed identity (granted Key Vault Secrets User).')
 param principalId string
 
-@description('Optional. The Connect basic-auth password; stored as secret kafka-connect-password when set.')
-@secure()
-param connectPassword string = ''
+@description('Optional. Names of the secrets the app settings refer to; the references output has one for each.')
+param secretNames string[] = []
 
-@description('Optional. The PEM key of the mTLS client certificate; stored as secret kafka-connect-client-key when set.')
+@description('Optional. Secret name → value, stored now. A secret not given keeps the value stored earlier.')
 @secure()
-param connectClientKey string = ''
+param secretValues object = {}
 
+@description('Required. Workspace that receives the vault\'s audit events (a created vault only).')
+param workspaceResourceId string
+
+@description('Optional. Subnet for a private endpoint; empty keeps public network access (a created vault only).')
+param privateEndpointSubnetId string = ''
+
+@description('Optional. Zone privatelink.vaultcore.azure.net, for the private endpoint.')
+param vaultDnsZoneId string = ''
+
+@description('Optional. Location of a new vault.')
 param location string = resourceGroup().location
+
+@description('Optional. Tags of a new vault.')
 param tags object = {}
 
 var secretsUserRole = '4633458b-17de-408a-b874-0445c86b69e6'
+var isPrivate = !empty(privateEndpointSubnetId)
 
 resource newVault 'Microsoft.KeyVault/vaults@2023-07-01' = if (create) {
   name: name
   location: location
   tags: tags
   properties: {
+    createMode: createMode
     tenantId: subscription().tenantId
     sku: { family: 'A', name: 'standard' }
     enableRbacAuthorization: true
+    // Unused with RBAC authorization, but the API wants the property on create.
+    accessPolicies: []
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
+    publicNetworkAccess: isPrivate ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: isPrivate ? 'Deny' : 'Allow', bypass: 'None' }
   }
 }
 
@@ -41,17 +62,14 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: name
 }
 
-resource passwordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(connectPassword)) {
-  name: '${name}/kafka-connect-password'
-  dependsOn: [newVault]
-  properties: { value: connectPassword, contentType: 'Kafka Connect basic-auth password' }
-}
-
-resource clientKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(connectClientKey)) {
-  name: '${name}/kafka-connect-client-key'
-  dependsOn: [newVault]
-  properties: { value: connectClientKey, contentType: 'PEM private key of the Connect mTLS client certificate' }
-}
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [
+  for s in items(secretValues): {
+    parent: vault
+    name: s.key
+    dependsOn: [newVault]
+    properties: { value: s.value }
+  }
+]
 
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
@@ -65,10 +83,32 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-@description('Key Vault reference for KAFKA_CONNECT_PASSWORD, empty when no password was given.')
-output connectPasswordReference string = empty(connectPassword) ? '' : '@Microsoft.KeyVault(VaultName=${name};SecretName=kafka-connect-password)'
+// Who read or changed which secret: the vault's audit events, in the monitor's workspace.
+resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (create) {
+  scope: vault
+  name: 'audit-to-workspace'
+  dependsOn: [newVault]
+  properties: {
+    workspaceId: workspaceResourceId
+    logs: [{ categoryGroup: 'audit', enabled: true }]
+  }
+}
 
-@description('Key Vault reference for KAFKA_CONNECT_CLIENT_KEY, empty when no key was given.')
-output connectClientKeyReference string = empty(connectClientKey) ? '' : '@Microsoft.KeyVault(VaultName=${name};SecretName=kafka-connect-client-key)'
+module endpoint 'private-endpoint.bicep' = if (create && isPrivate) {
+  name: '${deployment().name}-endpoint'
+  params: {
+    name: 'pe-${name}'
+    resourceId: resourceId('Microsoft.KeyVault/vaults', name)
+    groupId: 'vault'
+    subnetId: privateEndpointSubnetId
+    dnsZoneId: vaultDnsZoneId
+    location: location
+    tags: tags
+  }
+  dependsOn: [newVault]
+}
+
+@description('Secret name → the Key Vault reference an app setting holds.')
+output references object = toObject(secretNames, n => n, n => '@Microsoft.KeyVault(VaultName=${name};SecretName=${n})')
 
 output resourceId string = vault.id

@@ -2,6 +2,8 @@
 // restart history (table KafkaConnectRestarts). Keys are disabled: the managed identity is the only way in.
 
 @description('Required. Storage account name (3-24 lowercase letters and digits).')
+@minLength(3)
+@maxLength(24)
 param name string
 
 @description('Required. Principal id of the function\'s managed identity.')
@@ -10,14 +12,29 @@ param principalId string
 @description('Optional. Blob container the Flex Consumption plan deploys the app package from.')
 param deploymentContainerName string = 'app-package'
 
+@description('Optional. Subnet for private endpoints (blob, table); empty keeps public network access.')
+param privateEndpointSubnetId string = ''
+
+@description('Optional. Zone privatelink.blob.core.windows.net, for the blob endpoint.')
+param blobDnsZoneId string = ''
+
+@description('Optional. Zone privatelink.table.core.windows.net, for the table endpoint.')
+param tableDnsZoneId string = ''
+
+@description('Optional. Location of the account.')
 param location string = resourceGroup().location
+
+@description('Optional. Tags of the account.')
 param tags object = {}
 
+// Blob: host state, timer schedule, the package and the spool. Table: the restart history. No queue: the app has
+// no queue trigger and no Durable Functions.
 var roles = {
   'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-  'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 }
+var isPrivate = !empty(privateEndpointSubnetId)
+var endpoints = { blob: blobDnsZoneId, table: tableDnsZoneId }
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -31,6 +48,8 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     defaultToOAuthAuthentication: true
+    publicNetworkAccess: isPrivate ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: isPrivate ? 'Deny' : 'Allow', bypass: isPrivate ? 'None' : 'AzureServices' }
   }
 }
 
@@ -44,7 +63,7 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   name: deploymentContainerName
 }
 
-// Blob (host state, package), Table (restart history), Queue (host): data-plane roles, nothing on the control plane.
+// Data-plane roles only, nothing on the control plane.
 resource roleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for role in items(roles): {
     scope: account
@@ -54,6 +73,21 @@ resource roleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
       principalType: 'ServicePrincipal'
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.value)
       description: 'kafka-connect-monitor: ${role.key}'
+    }
+  }
+]
+
+module privateEndpoints 'private-endpoint.bicep' = [
+  for e in items(endpoints): if (isPrivate) {
+    name: '${deployment().name}-${e.key}'
+    params: {
+      name: 'pe-${name}-${e.key}'
+      resourceId: account.id
+      groupId: e.key
+      subnetId: privateEndpointSubnetId
+      dnsZoneId: e.value
+      location: location
+      tags: tags
     }
   }
 ]

@@ -7,7 +7,10 @@ param workspaceResourceId string
 @description('Optional. Display name.')
 param displayName string = 'Kafka Connect monitor'
 
+@description('Optional. Location of the workbook.')
 param location string = resourceGroup().location
+
+@description('Optional. Tags of the workbook.')
 param tags object = {}
 
 var clusterPicker = {

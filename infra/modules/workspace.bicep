@@ -20,6 +20,7 @@ param retentionInDays int = 30
 @maxValue(4383)
 param totalRetentionInDays int = 90
 
+@description('Optional. Tags of a new workspace.')
 param tags object = {}
 
 var schema = loadJsonContent('../tables.json')
@@ -41,7 +42,8 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
 // Analytics plan: Basic logs allow only simple alerts, and the per-connector rules need joins and aggregation.
 resource tables 'Microsoft.OperationalInsights/workspaces/tables@2023-09-01' = [
   for table in schema.tables: {
-    name: '${name}/${table.name}'
+    parent: workspace
+    name: table.name
     dependsOn: [newWorkspace]
     properties: {
       plan: 'Analytics'

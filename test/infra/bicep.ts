@@ -61,3 +61,33 @@ export function stringLiterals(root: Node): string[] {
 export function read(file: string): string {
   return readFileSync(join(INFRA, file), 'utf8');
 }
+
+/** The declarations of a kind (param, var, resource, module, output, type) at the top of a file, by name. */
+export function declarations(root: Node, kind: 'parameter' | 'variable' | 'resource' | 'module' | 'output' | 'type'): Map<string, Node> {
+  const found = new Map<string, Node>();
+  for (const n of root.namedChildren) if (n?.type === `${kind}_declaration`) found.set(n.namedChildren.find((c) => c?.type === 'identifier')!.text, n);
+  return found;
+}
+
+/** The names of the decorators of a declaration (`@secure()` → 'secure'). */
+export function decorators(declaration: Node): string[] {
+  const before = declaration.previousNamedSibling;
+  if (before?.type !== 'decorators') return [];
+  return before.namedChildren.flatMap((d) => (d ? [d.namedChildren[0]?.namedChildren[0]?.text ?? ''] : []));
+}
+
+/** The value node of a property path in the body of a resource or module (`properties.outboundVnetRouting`). */
+export function property(declaration: Node, path: string): Node | undefined {
+  let node: Node | undefined = declaration.namedChildren.findLast((c) => c?.type === 'object' || c?.type === 'if_statement' || c?.type === 'for_statement') ?? undefined;
+  for (const key of path.split('.')) {
+    while (node && node.type !== 'object') node = node.namedChildren.findLast((c) => c?.type === 'object' || c?.type === 'if_statement') ?? undefined;
+    const entry: Node | undefined = node?.namedChildren.find((c) => c?.type === 'object_property' && c.namedChildren[0]?.text.replace(/'/g, '') === key) ?? undefined;
+    node = entry?.namedChildren[entry.namedChildren.length - 1] ?? undefined;
+  }
+  return node;
+}
+
+/** Every identifier an expression mentions (for "derived from" checks). */
+export function identifiers(node: Node): string[] {
+  return node.descendantsOfType('identifier').flatMap((n) => (n ? [n.text] : []));
+}

@@ -9,11 +9,13 @@ const QUERIES = join(INFRA, 'queries');
 const globals = workspace(TABLES);
 
 /**
- * Each query as Azure runs it: the per-connector rule with the `let` lines alerts.bicep prepends, workbook
- * queries with the cluster picker's value, the DCR transform against its input stream.
+ * Each query as Azure runs it: alert rules with the `let` lines alerts.bicep prepends (the window; the cluster and
+ * connector of a per-connector rule), workbook queries with the cluster picker's value, the DCR transform against
+ * its input stream.
  */
 function prepared(file: string, text: string): string {
-  if (file === 'alert-connector-not-running.kql') return `let cluster = "east";\nlet connector = "jdbc-sink \\"orders\\"";\n${text}`;
+  if (file === 'alert-connector-not-running.kql') return `let window = 15m;\nlet cluster = "east";\nlet connector = "jdbc-sink \\"orders\\"";\n${text}`;
+  if (file.startsWith('alert-')) return `let window = 10m;\n${text}`;
   if (file.startsWith('workbook-')) return text.replaceAll('{Cluster}', "'east','west'");
   return text;
 }
@@ -24,7 +26,7 @@ const readmeQueries = [...readme.matchAll(/```kusto\n([\s\S]*?)```/g)].map((m) =
 
 describe('KQL (analyzed by @kusto/language-service-next against tables built from infra/tables.json)', () => {
   it('finds the queries: every alert, the workbook, the DCR transform, and the README', () => {
-    expect(files).toEqual(expect.arrayContaining(['alert-connector-not-running.kql', 'alert-heartbeat.kql', 'alert-cluster-unreachable.kql', 'alert-healer-gave-up.kql', 'alert-unassigned.kql', 'dcr-transform.kql']));
+    expect(files).toEqual(expect.arrayContaining(['alert-connector-not-running.kql', 'alert-unhealthy-connectors.kql', 'alert-heartbeat.kql', 'alert-cluster-unreachable.kql', 'alert-healer-gave-up.kql', 'alert-unassigned.kql', 'dcr-transform.kql']));
     expect(files.filter((f) => f.startsWith('workbook-')).length).toBeGreaterThanOrEqual(4);
     expect(readmeQueries.length).toBeGreaterThanOrEqual(8);
   });
@@ -44,6 +46,18 @@ describe('KQL (analyzed by @kusto/language-service-next against tables built fro
 
   it.each(readmeQueries.map((q, i) => [i + 1, q] as const))('README query %i has no error', (_i, query) => {
     expect(errors(query, globals)).toEqual([]);
+  });
+
+  it.each(files.filter((f) => f.startsWith('alert-')))('%s needs the window alerts.bicep prepends (no window of its own)', (file) => {
+    const text = readFileSync(join(QUERIES, file), 'utf8');
+    expect(text).toContain('ago(window)');
+    expect(errors(text.replace(/let \w+ = [^;]*;/g, ''), globals).join('\n')).toMatch(/window/);
+  });
+
+  it('the split rule returns only the connectors to alert on, one row each, with the columns it splits by', () => {
+    const query = prepared('alert-unhealthy-connectors.kql', readFileSync(join(QUERIES, 'alert-unhealthy-connectors.kql'), 'utf8'));
+    expect(query).toMatch(/by Cluster, ConnectorName\n\| where Healthy == 0\n/);
+    expect(errors(`${query.trim()}\n| project Cluster, ConnectorName`, globals)).toEqual([]);
   });
 
   it('the analyzer does catch a wrong column, a wrong table and bad syntax', () => {
