@@ -26,7 +26,8 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   [/(\bjdbc:oracle:[a-z]{1,20}:[^\s/:@]{1,256})\/[^\s@]{1,256}@/gi, `$1/${REDACTED}@`],
   // Authorization headers and bearer tokens, whatever the scheme.
   [/\b((?:proxy-)?authorization["']?[ \t]{0,8}[:=][ \t]{0,8}["']?)(?:(basic|bearer|digest|negotiate)[ \t]{1,8})?[^\s"',;]+/gi, `$1$2 ${REDACTED}`],
-  [/\b(bearer)[ \t]{1,8}[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`],
+  // The whole word after it: a token cut at its `=` padding left `Bearer password=…`'s value behind.
+  [/\b(bearer)[ \t]{1,8}[^\s"',;]+/gi, `$1 ${REDACTED}`],
   // key=value and "key": "value" pairs whose key names a secret (password=, api_key:, sasl.jaas.config=,
   // token=, AccountKey= and sig= of storage connection strings and SAS URLs...).
   [

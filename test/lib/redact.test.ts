@@ -11,6 +11,8 @@ describe('redact', () => {
     ['JSON pair', '{"api_key": "AKIA1234", "region": "eu"}', `{"api_key": ${REDACTED}, "region": "eu"}`],
     ['SASL JAAS password', 'sasl.jaas.config=org.apache...PlainLoginModule required username="u" password="p@ss";', `sasl.jaas.config=${REDACTED} required username="u" password=${REDACTED};`],
     ['bearer token', 'Authorization: Bearer eyJhbGciOi.x.y', `Authorization: Bearer ${REDACTED}`],
+    // Found by the adversarial property (seed 1926504157): the token rule stopped at `=` and left the value.
+    ['a key=value after Bearer', 'Bearer  password=wNgd8zV7DKb~ggF-Qa4p!hZZPE next', `Bearer ${REDACTED} next`],
     ['basic header', 'authorization=Basic dXNlcjpwYXNz', `authorization=Basic ${REDACTED}`],
     ['bare bearer', 'sent bearer abc.def-ghi', `sent bearer ${REDACTED}`],
     ['secret and token keys', 'client_secret=s1 refresh_token: t2 aws.secret.access.key=k3', `client_secret=${REDACTED} refresh_token: ${REDACTED} aws.secret.access.key=${REDACTED}`],
