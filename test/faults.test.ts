@@ -70,7 +70,7 @@ const CASES: Case[] = [
     name: 'Connect host name does not resolve',
     cluster: () => ({ url: 'http://kc-monitor-fault.invalid:8083' }),
     check: (r) => expect(clusterRow(r)?.State).toBe('DNS_FAILURE'),
-    line: /^faulty-[\w-]+: GET \/ → DNS_FAILURE: cannot resolve the host name \((ENOTFOUND|EAI_AGAIN)\); check the private DNS zone link$/m,
+    line: /^faulty-[\w-]+: GET \/ → DNS_FAILURE: cannot resolve the host name \((ENOTFOUND|EAI_AGAIN)\); check the URL's host name \(in Azure: the private DNS zone and its link to the VNet\)$/m,
   },
   {
     name: 'TLS: the Connect certificate is from an unknown CA',
@@ -183,7 +183,7 @@ const CASES: Case[] = [
       sim.connectors.get('doomed')!.tasks = [];
     },
     check: (r) => expect(r.rows.find((x) => x.RecordType === 'connector' && x.ConnectorName === 'doomed')).toMatchObject({ TasksTotal: 0, TasksRunning: 0, TasksFailed: 0, TasksMax: 1 }),
-    line: /2 connectors, 1 tasks \(1 FAILED\)/,
+    line: /2 connectors, 1 task \(1 FAILED\)/,
   },
   {
     name: 'connector names with spaces, unicode and %',

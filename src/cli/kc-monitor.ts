@@ -103,6 +103,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     say(`kc-monitor: --timeout: ${JSON.stringify(values.timeout)} is not a number of seconds between 0 and 3600`);
     return EXIT.CONFIG;
   }
+  if (values.out !== undefined && values.out.trim() === '') {
+    say('kc-monitor: --out: expected a file name (an empty one would write the rows to stdout)');
+    return EXIT.CONFIG;
+  }
   const flags: Flags = {
     ...(values.settings !== undefined && { settings: values.settings }),
     ...(values.out !== undefined && { out: values.out }),
@@ -168,9 +172,10 @@ interface HistoryPlace {
   readonly local?: LocalState;
 }
 
-function historyPlace(io: CliIO, config: MonitorConfig, open: boolean): HistoryPlace {
+function historyPlace(settings: Settings, config: MonitorConfig, open: boolean): HistoryPlace {
   if (config.storage) return { where: `table ${HISTORY_TABLE} in ${describeStorage(config.storage)}, shared with the function` };
-  const dir = stateDir(io.env);
+  // The merged settings: KC_MONITOR_STATE_DIR may come from --settings as well as from the environment.
+  const dir = stateDir(settings);
   const local = open ? LocalState.open(dir) : LocalState.peek(dir);
   return { store: local.history, spool: local.spool, local, where: `local state ${dir} (no AzureWebJobsStorage: the CLI's own, not the function's)` };
 }
@@ -183,7 +188,7 @@ function describeStorage(storage: StorageConfig): string {
 
 async function status(io: CliIO, settings: Settings, flags: Flags): Promise<number> {
   const config = loadConfig(settings, { requireIngestion: false });
-  const place = historyPlace(io, config, false);
+  const place = historyPlace(settings, config, false);
   const monitor = createMonitor(config, { timeouts: flags.timeouts, ...(place.store && { store: place.store }) });
   try {
     warn(io, config.warnings);
@@ -217,8 +222,10 @@ async function once(io: CliIO, settings: Settings, flags: Flags): Promise<number
   const outPath = flags.out ?? config.ndjsonFile;
   // Opened before any Connect call: a bad path is a usage error, not rows lost after the restarts were made.
   const file = !config.ingestion && outPath ? openOut(resolve(io.cwd, outPath), flags.out ? '--out' : 'LOGS_NDJSON_FILE') : undefined;
-  const place = historyPlace(io, config, true);
-  const release = place.local ? await place.local.lock(STATE_LOCK_WAIT_MS) : undefined;
+  const place = historyPlace(settings, config, true);
+  const release = place.local
+    ? await place.local.lock(STATE_LOCK_WAIT_MS, (lockfile) => warn(io, [`waiting up to ${STATE_LOCK_WAIT_MS / 1000} s for the run that holds ${lockfile}…`]))
+    : undefined;
   const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout);
   // NDJSON never fails, and must not drain a spool into a file: no spool then.
   const spool = sink ? null : place.spool;
@@ -232,7 +239,8 @@ async function once(io: CliIO, settings: Settings, flags: Flags): Promise<number
     return exitCode(result);
   } finally {
     await monitor.close();
-    if (file) await new Promise((done) => file.end(done));
+    // A stream destroyed by a write error never calls back from end().
+    if (file && !file.destroyed) await new Promise((done) => file.end(done));
     await release?.();
   }
 }

@@ -16,10 +16,13 @@ export async function startProgress(stderr: Writable & { isTTY?: boolean; column
   const { default: yoctoSpinner } = await import('yocto-spinner');
   const spinner = yoctoSpinner({ stream: stderr, text: 'starting…' }).start();
   const steps = new Map<string, string>();
+  const failed = new Set<string>();
   return {
     update(p) {
-      if (p.step === 'shipping') steps.set('', `shipping ${p.rows} rows…`);
-      else steps.set(p.cluster, describe(p));
+      if (p.step === 'shipping') steps.set('', `shipping ${p.rows} row${p.rows === 1 ? '' : 's'}…`);
+      // A cluster that could not be read keeps saying so: "0 restarts" after it would hide the failure.
+      else if (!failed.has(p.cluster)) steps.set(p.cluster, describe(p));
+      if (p.step === 'read' && p.failure) failed.add(p.cluster);
       const text = [...steps].map(([cluster, step]) => (cluster ? `${cluster}: ${step}` : step)).join(' · ');
       // One line: a wrapped spinner line is redrawn as two, and scrolls.
       const room = Math.max(10, (stderr.columns ?? 80) - 3);

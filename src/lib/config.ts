@@ -162,7 +162,10 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
   if (problems.length > 0) throw new ConfigError(problems);
   const secrets = [
     ...clusters.flatMap((c) => [c.password, c.clientKey]),
-    ...(storage?.kind === 'connection-string' ? [storage.connectionString, /AccountKey=([^;]+)/i.exec(storage.connectionString)?.[1]] : []),
+    // Azurite's shortcut holds no key, and hiding it would hide which storage a line talks about.
+    ...(storage?.kind === 'connection-string' && !/^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(storage.connectionString)
+      ? [storage.connectionString, /AccountKey=([^;]+)/i.exec(storage.connectionString)?.[1]]
+      : []),
   ].filter((s): s is string => !!s);
   return {
     clusters,
@@ -406,11 +409,13 @@ export function whereJsonBreaks(text: string): string {
     const raw = text.slice(scanner.getTokenOffset(), scanner.getTokenOffset() + scanner.getTokenLength());
     tokens.push({ offset: scanner.getTokenOffset(), text: kind === SyntaxKind.StringLiteral ? raw : /^\s+$/.test(raw) ? ' ' : raw });
   }
-  // A string is a field name when the next token that is not blank is a colon; every other string is a value.
-  const shown = tokens.map((t, i) => {
-    if (!t.text.startsWith('"')) return t;
-    const next = tokens.slice(i + 1).find((n) => n.text !== ' ');
-    return next?.text === ':' ? t : { offset: t.offset, text: t.text.endsWith('"') && t.text.length > 1 ? '"…"' : '"…' };
+  // Only punctuation and the field names we know are shown: a password pasted where a name goes, or a number
+  // (a PIN, a port of a secret host) is hidden like every value.
+  const known = new Set(CLUSTER_FIELDS.flatMap((f) => [`"${f}"`, `"${f}Setting"`]));
+  const shown = tokens.map((t) => {
+    if (/^[\s[\]{}:,]+$/.test(t.text) || known.has(t.text)) return t;
+    if (!t.text.startsWith('"')) return { offset: t.offset, text: '…' };
+    return { offset: t.offset, text: t.text.endsWith('"') && t.text.length > 1 ? '"…"' : '"…' };
   });
   const before = shown.filter((t) => t.offset < first.offset).map((t) => t.text).join('').slice(-40);
   // Past the error the scanner may be inside a broken string: only punctuation is sure not to be a value.

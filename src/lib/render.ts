@@ -67,13 +67,14 @@ export function renderStatus(snapshots: readonly ClusterSnapshot[], options: Ren
     for (const c of [...s.connectors].sort((a, b) => a.name.localeCompare(b.name))) {
       const t = countTasks(c);
       const tasks = `${t.running}/${t.total} running${c.tasksMax !== undefined && c.tasksMax !== t.total ? ` (max ${c.tasksMax})` : ''}`;
-      rows.push([c.name, c.type ?? '', c.state, tasks, c.workerId ?? '', healing(targetKey({ connector: c.name })), clocks(c.detail ?? rootCause(c.trace))]);
+      rows.push([c.name, c.type ?? '', c.state, tasks, c.workerId ?? '', healing(targetKey({ connector: c.name })), clocks(c.detail ?? rootCause(c.trace, DETAIL_MAX))]);
       for (const task of c.tasks) {
         if (task.state === 'RUNNING' && !options.allTasks) continue;
-        rows.push([`  task ${task.id}`, '', task.state, '', task.workerId ?? '', healing(targetKey({ connector: c.name, taskId: task.id })), clocks(rootCause(task.trace))]);
+        rows.push([`  task ${task.id}`, '', task.state, '', task.workerId ?? '', healing(targetKey({ connector: c.name, taskId: task.id })), clocks(rootCause(task.trace, DETAIL_MAX))]);
       }
     }
-    lines.push(...table(rows, (row, col, padded) => (col === 2 ? paint(row[2]!, padded) : padded), options.width));
+    // CONNECTOR, STATE and HEALING stay whole longest: TYPE, TASKS and WORKER are cut first.
+    lines.push(...table(rows, (row, col, padded) => (col === 2 ? paint(row[2]!, padded) : padded), options.width, [0, 2, 5]));
     lines.push('');
   }
   return lines.join('\n');
@@ -90,7 +91,7 @@ export function renderHealing(healings: readonly ClusterHealing[], options: Rend
     }
   }
   if (rows.length === 1) return '  (nothing to heal)\n';
-  return `${table(rows, (row, col, padded) => (col === 2 ? paint(row[2]!, padded) : padded), options.width).join('\n')}\n`;
+  return `${table(rows, (row, col, padded) => (col === 2 ? paint(row[2]!, padded) : padded), options.width, [1, 2, 4]).join('\n')}\n`;
 }
 
 function describeDecision(d: Decision, dryRun = false): string {
@@ -149,6 +150,8 @@ function clocks(text: string): string {
   return text.replace(/\b\d{4}-\d{2}-\d{2}T(\d{2}:\d{2}):\d{2}(?:\.\d+)?Z\b/g, '$1Z');
 }
 
+/** A root cause is cut here at the most; on a terminal the table cuts it to the width left. */
+const DETAIL_MAX = 400;
 /** Below this many columns the last one (DETAIL, REASON) goes on a line of its own under its row. */
 const MIN_LAST_COLUMN = 24;
 /** No column is cut narrower than this. */
@@ -156,10 +159,10 @@ const MIN_COLUMN = 8;
 
 /**
  * Pads columns (the last one runs free); `decorate` may colour a cell after padding. Within `maxWidth`, the
- * last column is cut to what is left (with an ellipsis), or moved under its row when too little is; the
- * widest other columns are cut only when they alone do not fit.
+ * last column is cut to what is left (with an ellipsis), or moved under its row when too little is; then the
+ * widest other columns are cut, those in `keep` (what an operator acts on: a name, the next restart) last.
  */
-function table(rows: readonly string[][], decorate: (row: readonly string[], col: number, padded: string) => string, maxWidth?: number): string[] {
+function table(rows: readonly string[][], decorate: (row: readonly string[], col: number, padded: string) => string, maxWidth?: number, keep: readonly number[] = []): string[] {
   const last = rows[0]!.length - 1;
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => width(row[col] ?? ''))));
   let under = false;
@@ -168,9 +171,12 @@ function table(rows: readonly string[][], decorate: (row: readonly string[], col
     const fixed = () => 2 + widths.slice(0, last).reduce((n, w) => n + w + 2, 0);
     // The last column goes under its row before any other is cut; only then are the widest ones cut.
     under = fixed() + MIN_LAST_COLUMN > maxWidth;
+    const cuttable = (cols: readonly number[]) => cols.filter((col) => widths[col]! > MIN_COLUMN);
+    const others = [...widths.keys()].slice(0, last).filter((col) => !keep.includes(col));
     while (fixed() - 2 > maxWidth) {
-      const widest = widths.slice(0, last).reduce((w, n, col) => (n > widths[w]! ? col : w), 0);
-      if (widths[widest]! <= MIN_COLUMN) break;
+      const candidates = cuttable(others).length > 0 ? cuttable(others) : cuttable(keep);
+      if (candidates.length === 0) break;
+      const widest = candidates.reduce((w, col) => (widths[col]! > widths[w]! ? col : w));
       widths[widest]!--;
     }
     widths[last] = under ? Math.max(MIN_COLUMN, maxWidth - 6) : maxWidth - fixed();

@@ -193,19 +193,24 @@ export function summarizeTick(result: TickResult): string {
   const { replayed, spooled } = result.delivery;
   const shipped =
     result.delivery.shipped.length > 0
-      ? `${result.delivery.shipped.reduce((n, s) => n + s.sent, replayed)} of ${total} rows shipped${replayed > 0 ? ` (${replayed} replayed)` : ''}${spooled > 0 ? `, ${spooled} spooled` : ''}`
-      : `${total} rows (not shipped)`;
+      ? `${result.delivery.shipped.reduce((n, s) => n + s.sent, replayed)} of ${count(total, 'row')} shipped${replayed > 0 ? ` (${replayed} replayed)` : ''}${spooled > 0 ? `, ${spooled} spooled` : ''}`
+      : `${count(total, 'row')} (not shipped)`;
   const outcomes = result.healings.flatMap((h) => h.outcomes.map((o) => o.outcome));
   return [
     `tick ${result.stamp.correlationId}`,
     `${result.snapshots.length} cluster${result.snapshots.length === 1 ? '' : 's'} (${clusters})`,
-    `${connectors.length} connectors${notRunning(connectors.map((c) => c.state))}`,
-    `${tasks.length} tasks${notRunning(tasks.map((t) => t.state))}`,
+    `${count(connectors.length, 'connector')}${notRunning(connectors.map((c) => c.state))}`,
+    `${count(tasks.length, 'task')}${notRunning(tasks.map((t) => t.state))}`,
     ...(outcomes.length > 0 ? [`healing: ${countBy(outcomes)}`] : []),
     ...(result.deadlineReached ? ['DEADLINE REACHED'] : []),
     shipped,
     result.durationMs < 1000 ? `${Math.round(result.durationMs)} ms` : `${(result.durationMs / 1000).toFixed(1)} s`,
   ].join(', ');
+}
+
+/** "1 task", "2 tasks". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** " (2 FAILED, 1 PAUSED)": the states that are not RUNNING. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +183,8 @@ describe('kc-monitor, spawned', () => {
     // The long names are cut, and each root cause goes on a line of its own under its task.
     expect(lines.find((l) => l.startsWith('  orders-sink'))).toMatch(/^ {2}orders-sink-with-a-rather-long-n\S*… +sink +RUNNING/);
     expect(lines[lines.findIndex((l) => /task 1 +FAILED/.test(l)) + 1]).toMatch(/^ {6}org\.apache\.kafka\.connect\.errors\.RetriableException: timeout 0$/);
+    // What the engineer acts on stays whole: the healer's next move is never cut (WORKER and TASKS are, first).
+    expect(lines.find((l) => /task 1 +FAILED/.test(l))).toMatch(/ restart 1 due$/);
     expect(lines.filter((l) => [...l].length > 100)).toEqual([]);
     const wide = await onTerminal(['status', '--wide'], { KAFKA_CONNECT_URL: demoUrl }, 100);
     expect(Math.max(...screen(wide.stdout).map((l) => [...l].length))).toBeGreaterThan(100);
@@ -248,6 +250,68 @@ describe('kc-monitor, spawned', () => {
     expect(r.stderr).toBe(`kc-monitor: Invalid configuration: --out: cannot write ${join(home, 'no', 'such', 'dir', 'rows.ndjson')} (ENOENT: no such directory)\n`);
     expect(r.stdout).toBe('');
     expect(sim.requests).toHaveLength(0);
+  });
+
+  it("the README's crontab block, run as cron runs it: the rows in LOGS_NDJSON_FILE, nothing on stdout to mail", async () => {
+    const { sim, url } = await simulator(failing());
+    const block = /```crontab\n([\s\S]*?)```/.exec(readFileSync('README.md', 'utf8'))![1]!.trim().split('\n');
+    const variables = Object.fromEntries(block.slice(0, -1).map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    expect(Object.keys(variables)).toEqual(['PATH', 'KAFKA_CONNECT_URL', 'LOGS_NDJSON_FILE']);
+    const [minute, hour, day, month, weekday, command, ...args] = block.at(-1)!.split(/\s+/);
+    expect([minute, hour, day, month, weekday, command]).toEqual(['*/5', '*', '*', '*', '*', 'kc-monitor']);
+    const rows = join(mkdtempSync(join(tmpdir(), 'kc-proc-cronfile-')), 'rows.ndjson');
+    const r = await kcMonitor(args, { ...variables, PATH: process.env.PATH!, KAFKA_CONNECT_URL: url, LOGS_NDJSON_FILE: rows });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(sim.restarts).toHaveLength(2);
+    expect(readFileSync(rows, 'utf8').trim().split('\n').length).toBeGreaterThan(5);
+  });
+
+  it('a second `once` says it waits for the run holding the lock, then runs', async () => {
+    const { sim, url } = await simulator(failing());
+    const state = mkdtempSync(join(tmpdir(), 'kc-proc-wait-'));
+    // Another run's lock, fresh: held until we remove it.
+    mkdirSync(join(state, 'run.lock'));
+    const running = kcMonitor(['once', '--out', join(state, 'rows.ndjson')], { KAFKA_CONNECT_URL: url, KC_MONITOR_STATE_DIR: state });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(sim.requests).toHaveLength(0);
+    rmSync(join(state, 'run.lock'), { recursive: true });
+    const r = await running;
+    expect(r.code).toBe(0);
+    expect(r.stderr.split('\n')[0]).toBe(`kc-monitor: waiting up to 60 s for the run that holds ${join(state, 'run.lock')}…`);
+    expect(sim.restarts).toHaveLength(2);
+  });
+
+  it('once --out to a full disk: one line, exit 4, and the restarts it made are remembered', async () => {
+    const { sim, url } = await simulator(failing());
+    const state = mkdtempSync(join(tmpdir(), 'kc-proc-full-'));
+    const r = await kcMonitor(['once', '--out', '/dev/full'], { KAFKA_CONNECT_URL: url, KC_MONITOR_STATE_DIR: state });
+    expect(r.code).toBe(4);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).toMatch(/^kc-monitor: \d+ rows for Custom-KafkaConnectStatus not shipped: cannot write NDJSON \(ENOSPC\)$/m);
+    expect(sim.restarts).toHaveLength(2);
+    const history = JSON.parse(readFileSync(join(state, 'history.json'), 'utf8')) as { clusters: Record<string, Record<string, { attempts: number }>> };
+    expect(Object.values(Object.values(history.clusters)[0]!).map((h) => h.attempts)).toEqual([1, 1]);
+  });
+
+  it('--out "" is a usage error, not rows on stdout', async () => {
+    const { sim, url } = await simulator(failing());
+    const r = await kcMonitor(['once', '--out', ''], { KAFKA_CONNECT_URL: url });
+    expect(r).toMatchObject({ code: 2, stdout: '', stderr: 'kc-monitor: --out: expected a file name (an empty one would write the rows to stdout)\n' });
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it('KC_MONITOR_STATE_DIR may come from --settings, as every other setting', async () => {
+    const { url } = await simulator(failing());
+    const state = mkdtempSync(join(tmpdir(), 'kc-proc-settings-'));
+    const file = join(state, 'local.settings.json');
+    writeFileSync(file, JSON.stringify({ IsEncrypted: false, Values: { KAFKA_CONNECT_URL: url, KC_MONITOR_STATE_DIR: join(state, 'kc') } }));
+    // An empty variable counts as unset, so the file's value is the one that applies.
+    const r = await kcMonitor(['once', '--settings', file, '--out', join(state, 'rows.ndjson')], { KC_MONITOR_STATE_DIR: '' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`restart history: local state ${join(state, 'kc')} (`);
+    expect(existsSync(join(state, 'kc', 'history.json'))).toBe(true);
   });
 
   it('a 404 names the path as sent, gateway prefix included', async () => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_NON_TRANSIENT_PATTERNS, type Settings, loadConfig, scheduleIntervalSeconds } from '../../src/lib/config';
+import { DEFAULT_NON_TRANSIENT_PATTERNS, type Settings, loadConfig, scheduleIntervalSeconds, whereJsonBreaks } from '../../src/lib/config';
 import { ConfigError } from '../../src/lib/errors';
 import { type Pem, issueCertificate, makeCertificateAuthority } from '../fakes/tls';
 
@@ -206,5 +206,19 @@ describe('loadConfig', () => {
   it('warns when a password would cross plain http', () => {
     const config = loadConfig({ KAFKA_CONNECT_URL: 'http://c:8083', KAFKA_CONNECT_USERNAME: 'u', KAFKA_CONNECT_PASSWORD: 'p' }, { requireIngestion: false });
     expect(config.warnings).toEqual(['c:8083: basic auth over plain http sends the password unencrypted; use https']);
+  });
+});
+
+describe('whereJsonBreaks', () => {
+  // The snippet shows punctuation and the field names we know; every value, an unknown key and a number are hidden.
+  it.each([
+    ['a trailing comma', '[{"name":"east","url":"http://x","password":"S3CRET",}]', ': expected a "field" name (a comma too many?) at line 1, column 54, near [{"name":"…","url":"…","password":"…",▶}]'],
+    ['a secret pasted where a field name goes', '[{"name":"east","S3CRET":"x" "url":"y"}]', ': expected "," at line 1, column 30, near [{"name":"…","…":"…" ▶…:…}]'],
+    ['a number, then a missing comma', '[{"name":"east","port":98765 "url":"x"}]', ': expected "," at line 1, column 30, near [{"name":"…","…":… ▶…:…}]'],
+    ['a line break inside a secret', '[{"name":"east","password":"abc\ndef"}]', ': a string is not closed at line 1, column 28, near [{"name":"…","password":▶… …'],
+    ['valid JSON', '[{"name":"east"}]', ''],
+  ])('%s', (_name, text, says) => {
+    expect(whereJsonBreaks(text)).toBe(says);
+    for (const secret of ['S3CRET', '98765', 'abc', 'port']) expect(whereJsonBreaks(text)).not.toContain(secret);
   });
 });

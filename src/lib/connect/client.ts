@@ -221,7 +221,7 @@ function describeTransportError(err: unknown, timeouts: ConnectTimeouts, gotHead
   if (code === 'UND_ERR_BODY_TIMEOUT') return ['TIMEOUT', `response body stalled for ${timeouts.bodyMs / 1000} s`];
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return ['BAD_RESPONSE', `response larger than ${MAX_RESPONSE_BYTES / 1048576} MiB`];
   for (const c of [code, causeCode]) {
-    if (c === 'ENOTFOUND' || c === 'EAI_AGAIN') return ['DNS_FAILURE', `cannot resolve the host name (${c}); check the private DNS zone link`];
+    if (c === 'ENOTFOUND' || c === 'EAI_AGAIN') return ['DNS_FAILURE', `cannot resolve the host name (${c}); check the URL's host name (in Azure: the private DNS zone and its link to the VNet)`];
     if (TLS_CODES.test(c)) return ['TLS_ERROR', `${c}: ${e.cause?.message ?? message}`];
   }
   if (/certificate|ssl|tls|handshake/i.test(message)) return ['TLS_ERROR', message];

@@ -23,8 +23,12 @@ export function stateDir(settings: Settings): string {
   return join(settings.XDG_STATE_HOME?.trim() || join(homedir(), '.local', 'state'), 'kc-monitor');
 }
 
-/** How long a run may be dead before its lock counts as abandoned: proper-lockfile refreshes it every 10 s. */
-const LOCK_STALE_MS = 60_000;
+/**
+ * A live run touches its lock every LOCK_UPDATE_MS; one untouched for LOCK_STALE_MS is a dead run's (killed,
+ * the VM rebooted) and is taken over. Both are well under the wait, so a dead run never turns into "busy".
+ */
+const LOCK_UPDATE_MS = 5_000;
+const LOCK_STALE_MS = 30_000;
 
 /** Raised when another run holds the state directory for longer than this one is willing to wait. */
 export class StateBusyError extends MonitorError {}
@@ -57,23 +61,44 @@ export class LocalState {
     return new LocalState(dir);
   }
 
-  /** Waits up to `waitMs` for a run in progress to finish; resolves to the function that releases the lock. */
-  async lock(waitMs: number): Promise<() => Promise<void>> {
-    const tries = Math.max(1, Math.ceil(waitMs / 250));
-    try {
-      return await lock(this.dir, {
-        lockfilePath: join(this.dir, 'run.lock'),
+  /**
+   * Waits up to `waitMs` for a run in progress to finish (calling `onWait` once, when it has to wait); resolves to
+   * the function that releases the lock.
+   */
+  async lock(waitMs: number, onWait: (lockfile: string) => void = () => undefined): Promise<() => Promise<void>> {
+    const lockfilePath = join(this.dir, 'run.lock');
+    const attempt = (retries: number) =>
+      lock(this.dir, {
+        lockfilePath,
         stale: LOCK_STALE_MS,
-        retries: { retries: tries, factor: 1, minTimeout: 250, maxTimeout: 250 },
+        update: LOCK_UPDATE_MS,
+        retries: { retries, factor: 1, minTimeout: 250, maxTimeout: 250 },
         // A lock lost mid-run (its directory removed, the clock jumped) must not kill the run with a throw.
         onCompromised: () => undefined,
       });
+    try {
+      try {
+        return await attempt(0);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+        onWait(lockfilePath);
+        return await attempt(Math.max(1, Math.ceil(waitMs / 250)));
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
-        throw new StateBusyError(`another kc-monitor run holds ${join(this.dir, 'run.lock')} (waited ${Math.round(waitMs / 1000)} s); nothing was done this time`);
+        throw new StateBusyError(`another kc-monitor run holds ${lockfilePath} (${lockAge(lockfilePath)}; waited ${Math.round(waitMs / 1000)} s); nothing was done this time`);
       }
       throw new ConfigError([`KC_MONITOR_STATE_DIR: cannot lock ${this.dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
+  }
+}
+
+/** "alive: touched 3 s ago": the lock's mtime is its holder's heartbeat. */
+function lockAge(lockfile: string): string {
+  try {
+    return `alive: touched ${Math.max(0, Math.round((Date.now() - statSync(lockfile).mtimeMs) / 1000))} s ago`;
+  } catch {
+    return 'just released';
   }
 }
 

@@ -197,11 +197,21 @@ function tooLarge(row: object): ShipFailure {
 
 /** Rows as newline-delimited JSON, for `kc-monitor once` without an ingestion endpoint. */
 export class NdjsonSink implements RowSink {
-  constructor(private readonly out: Writable) {}
+  private broken: Error | undefined;
+
+  constructor(private readonly out: Writable) {
+    // A stream's 'error' event with no listener kills the process: a full disk, a missing directory or a closed
+    // pipe is instead a failure in the result, as an HTTP error is for the real sink.
+    out.on('error', (err) => {
+      this.broken ??= err;
+    });
+  }
 
   async ship(stream: string, rows: readonly object[]): Promise<ShipResult> {
     const text = rows.map((r) => `${JSON.stringify({ Stream: stream, ...r })}\n`).join('');
-    await new Promise<void>((resolve, reject) => this.out.write(text, (err) => (err ? reject(err) : resolve())));
-    return { stream, sent: rows.length, failed: 0, failures: [] };
+    const err = this.broken ?? (await new Promise<Error | null | undefined>((resolve) => this.out.write(text, resolve)));
+    if (!err) return { stream, sent: rows.length, failed: 0, failures: [] };
+    const code = (err as NodeJS.ErrnoException).code;
+    return { stream, sent: 0, failed: rows.length, failures: [{ rows: rows.length, reason: `cannot write NDJSON (${code ?? err.message})`, retryable: false, logs: rows }] };
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -78,15 +78,37 @@ describe('FileSpool', () => {
 });
 
 describe('LocalState.lock', () => {
-  it('lets one run in at a time: the second waits, then gives up with a line naming the lock', async () => {
+  it('lets one run in at a time: the second says it waits, then gives up with a line naming the lock and its age', async () => {
     const state = fresh();
-    const release = await state.lock(1_000);
+    const lockfile = join(state.dir, 'run.lock');
+    const release = await state.lock(1_000, () => expect.unreachable('the first run does not wait'));
     const started = Date.now();
-    const second = state.lock(600);
+    const waits: string[] = [];
+    const second = state.lock(600, (file) => waits.push(file));
     await expect(second).rejects.toThrow(StateBusyError);
-    await expect(second).rejects.toThrow(`another kc-monitor run holds ${join(state.dir, 'run.lock')} (waited 1 s); nothing was done this time`);
+    await expect(second).rejects.toThrow(/^another kc-monitor run holds .*run\.lock \(alive: touched [01] s ago; waited 1 s\); nothing was done this time$/);
+    expect(waits).toEqual([lockfile]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
     await release();
     await (await state.lock(1_000))();
+  });
+
+  it("takes over a dead run's lock (untouched for 30 s) at once, without waiting", async () => {
+    const state = fresh();
+    mkdirSync(join(state.dir, 'run.lock'));
+    const longAgo = new Date(Date.now() - 31_000);
+    utimesSync(join(state.dir, 'run.lock'), longAgo, longAgo);
+    const waits: string[] = [];
+    const release = await state.lock(600, (file) => waits.push(file));
+    expect(waits).toEqual([]);
+    await release();
+  });
+
+  it('keeps a live lock fresh: one touched 20 s ago is still held', async () => {
+    const state = fresh();
+    mkdirSync(join(state.dir, 'run.lock'));
+    const recently = new Date(Date.now() - 20_000);
+    utimesSync(join(state.dir, 'run.lock'), recently, recently);
+    await expect(state.lock(300)).rejects.toThrow(/alive: touched 2[01] s ago/);
   });
 });

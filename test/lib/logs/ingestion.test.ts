@@ -1,3 +1,6 @@
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createCredential } from '../../../src/lib/credential';
@@ -154,5 +157,16 @@ describe('NdjsonSink', () => {
     const result = await new NdjsonSink(out).ship(STREAM, [{ a: 1 }, { b: 'two' }]);
     expect(result).toEqual({ stream: STREAM, sent: 2, failed: 0, failures: [] });
     expect(Buffer.concat(chunks).toString()).toBe(`{"Stream":"${STREAM}","a":1}\n{"Stream":"${STREAM}","b":"two"}\n`);
+  });
+
+  it.each([
+    ['a full disk', () => createWriteStream('/dev/full', { flags: 'a' }), 'ENOSPC'],
+    ['a directory that does not exist (LOGS_NDJSON_FILE in the function)', () => createWriteStream(join(tmpdir(), 'kc-no-such-dir', 'rows.ndjson'), { flags: 'a' }), 'ENOENT'],
+  ])('%s: the rows are reported not shipped, and nothing throws', async (_name, open, code) => {
+    const sink = new NdjsonSink(open());
+    const first = await sink.ship(STREAM, [{ a: 1 }]);
+    const second = await sink.ship(STREAM, [{ b: 2 }, { c: 3 }]);
+    expect(first).toMatchObject({ sent: 0, failed: 1, failures: [{ rows: 1, reason: `cannot write NDJSON (${code})`, retryable: false }] });
+    expect(second).toMatchObject({ sent: 0, failed: 2 });
   });
 });
