@@ -54,8 +54,9 @@ param connectClientKey string = ''
 @allowed([1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30])
 param monitorIntervalMinutes int = 5
 
-@description('Optional. The tick\'s budget in seconds, shorter than the interval; 0 takes 80% of it (240 s at 5 minutes).')
+@description('Optional. The tick\'s budget in seconds: 10 to 540 and shorter than the interval, or 0 for 80% of the interval up to 540 (240 s at 5 minutes). host.json\'s functionTimeout (10 minutes) stops a longer run mid-tick; 540 leaves the host a minute.')
 @minValue(0)
+@maxValue(540)
 param monitorDeadlineSeconds int = 0
 
 @description('Optional. Cap of the spool of rows kept through an ingestion outage, in MB.')
@@ -117,7 +118,7 @@ param outboundRouting string = 'privateRanges'
 @description('Optional. Private DNS zones that resolve Connect host names, each { id, link }. link: true links the zone to the function\'s VNet; false for a zone the VNet already resolves (linked already, or reached through a hub\'s DNS): a second link fails the deployment.')
 param connectDnsZones privateDnsZone[] = []
 
-@description('Optional. Put the storage account and the created Key Vault behind private endpoints, with public network access off, as the Flex Consumption samples do. Needs privateEndpointSubnetId (existingSubnet) and DNS for the privatelink zones (privateLinkDnsZones).')
+@description('Optional. Put the storage account and the created Key Vault behind private endpoints, with public network access off, as the Flex Consumption samples do (an existing vault keeps its own network rules). With network.kind existingSubnet it needs network.privateEndpointSubnetId: without it the deployment fails rather than leave them public. DNS for the privatelink zones: privateLinkDnsZones.')
 param privateEndpoints bool = false
 
 @description('Optional. With privateEndpoints: existing zones privatelink.blob.core.windows.net, privatelink.table.core.windows.net and privatelink.vaultcore.azure.net as { blob, table, vault }, each { id, link }, e.g. a hub\'s. A service left out gets its zone created here and linked to the function\'s VNet.')
@@ -133,7 +134,7 @@ param alertShape string = 'perClusterSplit'
 @allowed([1, 5, 10, 15])
 param alertFrequencyMinutes int = 5
 
-@description('Optional. With alertShape perConnector: the connectors that get a rule. Print them from the live clusters with `kc-monitor alert-params`.')
+@description('Optional. With alertShape perConnector: the connectors that get a rule, at least one (an empty list fails the deployment). Print them from the live clusters with `kc-monitor alert-params`.')
 param connectors connector[] = []
 
 @description('Optional. E-mail addresses notified by the alerts.')
@@ -201,7 +202,8 @@ var run = uniqueString(deployment().name, resourceGroup().id, namePrefix)
 // The prefix as names can take it: lower case, letters, digits and hyphens; and without hyphens for the storage
 // account and the vault, whose names allow no other characters (or no two hyphens in a row).
 var namePart = join(filter(map(range(0, length(namePrefix)), i => toLower(substring(namePrefix, i, 1))), c => contains('abcdefghijklmnopqrstuvwxyz0123456789-', c)), '')
-var compactPrefix = replace(namePart, '-', '')
+// A prefix with no letter or digit ('___') would leave the vault a name with two hyphens in a row: stop instead.
+var compactPrefix = empty(replace(namePart, '-', '')) ? fail('namePrefix "${namePrefix}" has no letter or digit: the storage account and Key Vault names need at least one.') : replace(namePart, '-', '')
 var storageAccountName = take('st${compactPrefix}${suffix}', 24)
 var functionAppName = 'func-${namePart}-${suffix}'
 var createWorkspace = empty(existingWorkspaceId)
@@ -212,22 +214,39 @@ var vaultName = createVault ? take('kv-${compactPrefix}-${suffix}', 24) : last(s
 // ---------- The monitor's schedule
 
 var monitorSchedule = '0 */${monitorIntervalMinutes} * * * *'
-var deadlineSeconds = monitorDeadlineSeconds > 0 ? monitorDeadlineSeconds : monitorIntervalMinutes * 48
+// The app refuses a budget under 10 s or not shorter than the interval, on every tick: refuse it here instead, once.
+// 80% of a long interval would outlast host.json's functionTimeout (10 minutes): 540 s at most.
+var deadlineSeconds = monitorDeadlineSeconds == 0 ? min(monitorIntervalMinutes * 48, 540) : monitorDeadlineSeconds >= 10 && monitorDeadlineSeconds < monitorIntervalMinutes * 60 ? monitorDeadlineSeconds : fail('monitorDeadlineSeconds ${monitorDeadlineSeconds}: give 10 to ${min(monitorIntervalMinutes * 60 - 1, 540)} s (shorter than the ${monitorIntervalMinutes}-minute interval), or 0.')
 
 // ---------- Secrets: which settings are Key Vault references, and which values this deployment stores
 
-// Settings that KAFKA_CONNECT_CLUSTERS names ("passwordSetting": "CONNECT_EAST_PASSWORD").
-var clusterSettingNames = empty(connectClusters) ? [] : flatten(map(json(connectClusters), c => map(filter(items(c), f => endsWith(f.key, 'Setting')), f => f.value)))
+// Settings that KAFKA_CONNECT_CLUSTERS names ("passwordSetting": "CONNECT_EAST_PASSWORD"), each once: clusters that
+// share a setting name it again, and union() keeps one (a setting is one app setting, one secret).
+var namedSettings = empty(connectClusters) ? [] : flatten(map(json(connectClusters), c => map(filter(items(c), f => endsWith(f.key, 'Setting')), f => f.value)))
+var clusterSettingNames = union(namedSettings, [])
+// Two names that differ only in case, or in '_' against '-', would share one secret: stop rather than mix them.
+var clusterSecretNames = map(clusterSettingNames, n => 'setting-${toLower(replace(n, '_', '-'))}')
+var clusterSettingSecrets = length(union(clusterSecretNames, [])) == length(clusterSettingNames) ? toObject(range(0, length(clusterSettingNames)), i => clusterSettingNames[i], i => clusterSecretNames[i]) : fail('connectClusters names settings that differ only in case or in "_" against "-" (${join(clusterSettingNames, ', ')}): give each secret one name.')
 // Setting name → secret name. A reference is written whenever its setting is configured, whether or not this
-// deployment passes the value: the reference to a secret stored earlier stays valid.
+// deployment passes the value: the reference to a secret stored earlier stays valid. A cluster that names
+// KAFKA_CONNECT_PASSWORD or KAFKA_CONNECT_CLIENT_KEY shares the one that connectPassword or connectClientKey stores.
 var basicAuthSecret = empty(connectUsername) ? {} : { KAFKA_CONNECT_PASSWORD: 'kafka-connect-password' }
 var clientKeySecret = empty(connectClientCert) ? {} : { KAFKA_CONNECT_CLIENT_KEY: 'kafka-connect-client-key' }
-var clusterSettingSecrets = toObject(clusterSettingNames, n => n, n => 'setting-${toLower(replace(n, '_', '-'))}')
-var secretOfSetting = union(basicAuthSecret, clientKeySecret, clusterSettingSecrets)
-// Secret name → value, only for the values given now.
+var secretOfSetting = union(clusterSettingSecrets, basicAuthSecret, clientKeySecret)
+// Secret name → value, only for the values given now; connectPassword and connectClientKey win over clusterSecrets.
 var passwordValue = empty(connectPassword) ? {} : { 'kafka-connect-password': connectPassword }
 var clientKeyValue = empty(connectClientKey) ? {} : { 'kafka-connect-client-key': connectClientKey }
-var clusterSecretValues = toObject(items(clusterSecrets), s => 'setting-${toLower(replace(s.key, '_', '-'))}', s => s.value)
+var clusterSecretValues = toObject(items(clusterSecrets), s => secretOfSetting[?s.key] ?? 'setting-${toLower(replace(s.key, '_', '-'))}', s => s.value)
+
+// ---------- Private endpoints: on for real, or the deployment stops (never public by omission)
+
+// The fields of either kind of network: a union type offers only `kind` to a property access.
+var networkFields = any(network)
+// A new VNet has its endpoint subnet; an existing subnet needs another one of its VNet (a subnet delegated to
+// Microsoft.App/environments takes no endpoints). Without it storage and the vault would stay public: stop instead.
+var endpointSubnetId = networkFields.?privateEndpointSubnetId ?? ''
+var endpointSubnetGiven = networkFields.kind == 'peeredVnet' || (!empty(endpointSubnetId) && endpointSubnetId != (networkFields.?subnetId ?? ''))
+var privateEndpointsOn = !privateEndpoints ? false : endpointSubnetGiven ? true : fail('privateEndpoints: true with network.kind \'existingSubnet\' needs network.privateEndpointSubnetId, a subnet of the same VNet that is not the delegated one; without it the storage account and the Key Vault would keep public network access.')
 
 // ---------- Which existing DNS zones this deployment links (created zones are always linked)
 
@@ -236,10 +255,11 @@ var privateLinkZoneNames = {
   table: 'privatelink.table.${environment().suffixes.storage}'
   vault: 'privatelink.vaultcore.azure.net'
 }
-var privateLinkServices = map(items(privateLinkZoneNames), z => z.key)
-var givenPrivateLinkZones = privateEndpoints ? filter(map(privateLinkServices, s => privateLinkDnsZones[?s]), z => z != null) : []
+// The services that get an endpoint here: an existing vault (existingKeyVaultId) gets none, nor its zone.
+var privateLinkServices = filter(map(items(privateLinkZoneNames), z => z.key), s => s != 'vault' || createVault)
+var givenPrivateLinkZones = privateEndpointsOn ? filter(map(privateLinkServices, s => privateLinkDnsZones[?s]), z => z != null) : []
 var linkedZoneIds = map(filter(concat(connectDnsZones, givenPrivateLinkZones), z => z.link), z => z.id)
-var createdPrivateLinkServices = privateEndpoints ? filter(privateLinkServices, s => privateLinkDnsZones[?s] == null) : []
+var createdPrivateLinkServices = privateEndpointsOn ? filter(privateLinkServices, s => privateLinkDnsZones[?s] == null) : []
 
 // ---------- Resources
 
@@ -342,7 +362,7 @@ module storage 'modules/storage.bicep' = {
     name: storageAccountName
     location: location
     principalId: identity.properties.principalId
-    privateEndpointSubnetId: privateEndpoints ? net.outputs.privateEndpointSubnetId : ''
+    privateEndpointSubnetId: privateEndpointsOn ? net.outputs.privateEndpointSubnetId : ''
     blobDnsZoneId: privateLinkZoneIds.blob
     tableDnsZoneId: privateLinkZoneIds.table
     tags: tags
@@ -359,11 +379,11 @@ module vault 'modules/key-vault.bicep' = {
     createMode: keyVaultCreateMode
     location: location
     principalId: identity.properties.principalId
-    secretNames: map(items(secretOfSetting), s => s.value)
-    secretValues: union(passwordValue, clientKeyValue, clusterSecretValues)
+    secretNames: union(map(items(secretOfSetting), s => s.value), [])
+    secretValues: union(clusterSecretValues, passwordValue, clientKeyValue)
     workspaceResourceId: workspace.outputs.resourceId
-    privateEndpointSubnetId: privateEndpoints && createVault ? net.outputs.privateEndpointSubnetId : ''
-    vaultDnsZoneId: privateLinkZoneIds.vault
+    privateEndpointSubnetId: privateEndpointsOn && createVault ? net.outputs.privateEndpointSubnetId : ''
+    vaultDnsZoneId: privateLinkZoneIds.?vault ?? ''
     tags: tags
   }
   dependsOn: [privateLinkZones]
@@ -410,17 +430,20 @@ module functionApp 'modules/function-app.bicep' = {
   dependsOn: [dnsLinks, vault]
 }
 
+// perConnector with no connectors would deploy no connector rule at all, silently: stop with what to do instead.
+var alertConnectors = alertShape == 'perConnector' && empty(connectors) ? fail('alertShape perConnector needs connectors: `npx kc-monitor alert-params --json > connectors.json`, then -p connectors=@connectors.json; or keep alertShape perClusterSplit.') : connectors
+
 module alerts 'modules/alerts.bicep' = {
   name: '${run}-alerts'
   params: {
     namePrefix: 'alert-${namePart}'
-    location: location
+    location: workspace.outputs.location // log search rules run in their workspace's region
     workspaceResourceId: workspace.outputs.resourceId
     shape: alertShape
     frequencyMinutes: alertFrequencyMinutes
     tickMinutes: monitorIntervalMinutes
     deadlineSeconds: deadlineSeconds
-    connectors: connectors
+    connectors: alertConnectors
     alertEmails: alertEmails
     tags: tags
   }

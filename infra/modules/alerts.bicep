@@ -28,26 +28,30 @@ param connectors array = []
 @description('Optional. E-mail addresses of the action group.')
 param alertEmails string[] = []
 
-@description('Optional. Location of the rules.')
-param location string = resourceGroup().location
+@description('Required. Location of the rules: the workspace\'s region, where their queries run.')
+param location string
 
 @description('Optional. Tags of the rules and the action group.')
 param tags object = {}
 
 // Every row of a tick carries the tick's start time, and arrives up to the tick's budget later, plus the ingestion
-// latency (seconds, typically; a minute allowed).
-var latestArrivalMinutes = (deadlineSeconds + 59) / 60 + 1
-// The window sizes a log search alert rule accepts.
+// latency, which Log Analytics gives as 20 s to 3 minutes on average: 3 minutes are allowed.
+var ingestionMinutes = 3
+var latestArrivalMinutes = (deadlineSeconds + 59) / 60 + ingestionMinutes
+// The window sizes a log search alert rule accepts (PT1M to PT6H; P1D and P2D are longer than any window here).
 var windowSizes = [1, 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360]
-// Rules on an absence (no healthy row for a connector, no heartbeat): the window spans two ticks plus the latest
-// arrival, so that one tick missed, or one late by its whole budget, still leaves a healthy row in it.
-var healthWindowMinutes = first(filter(windowSizes, w => w >= max(2 * tickMinutes + latestArrivalMinutes, frequencyMinutes)))
+// Rules on an absence (no healthy row for a connector, no heartbeat): the query's window spans two ticks plus the
+// latest arrival, so that one tick missed, or one late by its whole budget and the ingestion latency, still leaves a
+// healthy row in it. It is exact, not rounded: the rule's windowSize, a size Azure accepts and never shorter than
+// the frequency, only bounds the rows the query sees, and a longer window would alert later.
+var healthWindowMinutes = 2 * tickMinutes + latestArrivalMinutes
+var healthRuleWindowMinutes = first(filter(windowSizes, w => w >= max(healthWindowMinutes, frequencyMinutes)))
 // Rules on a presence (a row saying something is wrong): every row falls in the window of some evaluation.
 var eventWindowMinutes = first(filter(windowSizes, w => w >= frequencyMinutes + latestArrivalMinutes))
 var frequency = 'PT${frequencyMinutes}M'
-var healthWindow = healthWindowMinutes < 60 ? 'PT${healthWindowMinutes}M' : 'PT${healthWindowMinutes / 60}H'
+var healthWindow = healthRuleWindowMinutes < 60 ? 'PT${healthRuleWindowMinutes}M' : 'PT${healthRuleWindowMinutes / 60}H'
 var eventWindow = eventWindowMinutes < 60 ? 'PT${eventWindowMinutes}M' : 'PT${eventWindowMinutes / 60}H'
-// The queries filter on the same window that the rule queries, stated once here.
+// The window each query filters on, stated once here.
 var healthLet = 'let window = ${healthWindowMinutes}m;\n'
 var eventLet = 'let window = ${eventWindowMinutes}m;\n'
 var ruledConnectors = shape == 'perConnector' ? connectors : []
@@ -110,7 +114,7 @@ var splitRule = shape == 'perClusterSplit' ? [
   {
     ruleId: 'connectors-not-healthy'
     displayName: 'Kafka Connect connector not healthy'
-    description: 'A connector was seen in every tick of ${healthWindowMinutes} minutes, and none saw it RUNNING with all its tasks RUNNING, PAUSED or STOPPED. One alert per connector.'
+    description: 'Two ticks or more of ${healthWindowMinutes} minutes saw a connector, and none saw it RUNNING with all its tasks RUNNING, PAUSED or STOPPED. One alert per connector.'
     severity: 2
     window: healthWindow
     query: '${healthLet}${loadTextContent('../queries/alert-unhealthy-connectors.kql')}'

@@ -134,6 +134,16 @@ describe('deploys on the first try and on the second', () => {
     }
   });
 
+  it('alert rules live in the workspace\'s region (an existing workspace may be elsewhere), never the resource group\'s', () => {
+    const alerts = declarations(tree('main.bicep'), 'module').get('alerts')!;
+    expect(property(alerts, 'params.location')!.text).toBe('workspace.outputs.location');
+    // No default: a caller cannot fall back to resourceGroup().location by forgetting it.
+    expect(declarations(tree('modules/alerts.bicep'), 'parameter').get('location')!.text).toBe('param location string');
+    const rules = resources('modules/alerts.bicep').filter(([, r]) => typeOf(r).startsWith('Microsoft.Insights/scheduledQueryRules'));
+    expect(rules.length).toBe(2);
+    for (const [name, r] of rules) expect(property(r, 'location')!.text, name).toBe('location');
+  });
+
   it('every alert rule is skipped by the template validation only, not by the deployment: skipQueryValidation and autoMitigate on all', () => {
     for (const [name, r] of resources('modules/alerts.bicep').filter(([, r]) => typeOf(r).startsWith('Microsoft.Insights/scheduledQueryRules'))) {
       expect(property(r, 'properties.skipQueryValidation')!.text, name).toBe('true');

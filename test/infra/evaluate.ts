@@ -6,7 +6,7 @@ import type { Node } from 'web-tree-sitter';
  * that a test can check what the parameters turn into without a Bicep compiler or Azure. Anything else (a resource,
  * a module output, a function not listed) throws: a test never gets a made-up value.
  * Deployment functions (uniqueString, resourceGroup, deployment, environment, resourceId) are stand-ins, fixed per
- * input, with the shape of the real ones.
+ * input, with the shape of the real ones; fail() throws a DeploymentFailure with its message.
  */
 export function evaluator(root: Node, params: Record<string, unknown> = {}) {
   const declarations = new Map<string, Node>();
@@ -209,6 +209,11 @@ const isEmpty = (x: unknown) => x === null || x === undefined || x === '' || (Ar
 type Fn = (...args: never[]) => unknown;
 type Lambda = (...args: unknown[]) => unknown;
 
+/** What Bicep's fail() raises: the deployment stops with this message. */
+export class DeploymentFailure extends Error {
+  override readonly name = 'DeploymentFailure';
+}
+
 /** A stand-in for uniqueString: 13 characters of [a-z0-9], fixed per input, as the real one is. */
 export function fakeUniqueString(...parts: string[]): string {
   let h = 2166136261;
@@ -244,7 +249,9 @@ const FUNCTIONS: Record<string, Fn> = {
   startsWith: (s: string, p: string) => s.toLowerCase().startsWith(p.toLowerCase()),
   endsWith: (s: string, p: string) => s.toLowerCase().endsWith(p.toLowerCase()),
   concat: (...xs: (string | unknown[])[]) => (xs.every((x) => typeof x === 'string') ? xs.join('') : (xs as unknown[][]).flat()),
-  union: (...xs: object[]) => Object.assign({}, ...xs),
+  // Objects: the later value of a key wins; arrays: every distinct value once, in order (ARM's union()).
+  union: (...xs: (object | unknown[])[]) =>
+    xs.every((x) => Array.isArray(x)) ? (xs as unknown[][]).flat().filter((x, i, all) => all.findIndex((y) => same(x, y)) === i) : Object.assign({}, ...xs),
   items: (o: Record<string, unknown>) =>
     Object.keys(o)
       .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
@@ -256,6 +263,11 @@ const FUNCTIONS: Record<string, Fn> = {
   min: (...xs: (number | number[])[]) => Math.min(...xs.flat()),
   max: (...xs: (number | number[])[]) => Math.max(...xs.flat()),
   uniqueString: (...parts: string[]) => fakeUniqueString(...parts),
+  // fail() stops the deployment with its message; the evaluator throws it (a ternary evaluates one branch only).
+  fail: (message: string) => {
+    throw new DeploymentFailure(message);
+  },
+  any: (x: unknown) => x,
   resourceGroup: () => ({ id: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-kcmon', name: 'rg-kcmon', location: 'westeurope' }),
   subscription: () => ({ id: '/subscriptions/00000000-0000-0000-0000-000000000000', subscriptionId: '00000000-0000-0000-0000-000000000000' }),
   deployment: () => ({ name: 'main' }),
