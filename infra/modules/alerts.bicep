@@ -159,6 +159,18 @@ var monitorRuleSet = [
     dimensions: ['Cluster', 'ConnectorName']
   }
   {
+    ruleId: 'flapping'
+    displayName: 'Kafka Connect connector or task flapping'
+    description: 'A connector or task keeps failing again after it ran again (HEAL_FLAP_COUNT times in HEAL_FLAP_WINDOW_HOURS): restarts heal it, none fixes it. Look at its trace and its dependencies.'
+    severity: 2
+    window: eventWindow
+    query: '${eventLet}${loadTextContent('../queries/alert-flapping.kql')}'
+    operator: 'GreaterThan'
+    threshold: 0
+    // A string dimension, one per connector or task (TaskId alone is empty on a connector's own rows).
+    dimensions: ['Cluster', 'Target']
+  }
+  {
     ruleId: 'unassigned'
     displayName: 'Kafka Connect task UNASSIGNED too long'
     description: 'A connector or task has been UNASSIGNED for longer than HEAL_UNASSIGNED_MINUTES: no worker picked it up.'

@@ -50,6 +50,7 @@ var sections = [
   { title: 'Failing now, with traces', file: loadTextContent('../queries/workbook-failing-now.kql'), visualization: 'table' }
   { title: 'Restart history', file: loadTextContent('../queries/workbook-restart-history.kql'), visualization: 'table' }
   { title: 'Restarts per connector', file: loadTextContent('../queries/workbook-restarts-per-connector.kql'), visualization: 'table' }
+  { title: 'Time to recover (7 days)', file: loadTextContent('../queries/workbook-time-to-recover.kql'), visualization: 'table' }
 ]
 
 var queryItems = [

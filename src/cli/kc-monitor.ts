@@ -180,6 +180,11 @@ function historyPlace(settings: Settings, config: MonitorConfig, open: boolean):
   return { store: local.history, spool: local.spool, local, where: `local state ${dir} (no AzureWebJobsStorage: the CLI's own, not the function's)` };
 }
 
+/** A cluster's own autoHeal, else AUTO_HEAL. */
+function modeOf(config: MonitorConfig, cluster: string): MonitorConfig['autoHeal'] {
+  return config.clusters.find((c) => c.name === cluster)?.autoHeal ?? config.autoHeal;
+}
+
 function describeStorage(storage: StorageConfig): string {
   if (storage.kind === 'identity') return new URL(storage.tableServiceUri).host;
   const account = /(?:^|;)AccountName=([^;]+)/i.exec(storage.connectionString)?.[1];
@@ -194,11 +199,11 @@ async function status(io: CliIO, settings: Settings, flags: Flags): Promise<numb
     warn(io, config.warnings);
     const progress = await startProgress(io.stderr, io.env);
     const look = await monitor.look((p) => progress.update(p)).finally(() => progress.stop());
-    io.stdout.write(renderStatus(look.snapshots, { color: useColor(io), allTasks: flags.all, decisions: look.decisions, dryRun: config.autoHeal === 'dry-run', ...width(io, flags) }));
+    io.stdout.write(renderStatus(look.snapshots, { color: useColor(io), allTasks: flags.all, decisions: look.decisions, dryRun: (cluster) => modeOf(config, cluster) === 'dry-run', ...width(io, flags) }));
     const unreadable = look.snapshots.flatMap((s) => (s.error ? [s.error.message] : []));
     warn(io, unreadable.map((line) => redact(line, config.secrets)));
     let code: number = unreadable.length > 0 ? EXIT.CLUSTER_UNREADABLE : EXIT.OK;
-    if (config.autoHeal === 'off') warn(io, ['restart history not read (AUTO_HEAL=off): the HEALING column is empty']);
+    if (config.clusters.every((c) => modeOf(config, c.name) === 'off')) warn(io, ['restart history not read (AUTO_HEAL=off): the HEALING column is empty']);
     else if (look.historyProblems.size > 0) {
       const [cluster, problem] = [...look.historyProblems][0]!;
       warn(io, [

@@ -2,7 +2,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type ParseError, SyntaxKind, createScanner, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
 import { ConfigError } from './errors';
-import type { HealPolicy, NonTransientPattern } from './heal/policy';
+import { DEFAULT_FLAP_COUNT, DEFAULT_FLAP_WINDOW_HOURS, type HealPolicy, type NonTransientPattern } from './heal/policy';
 
 /** App settings as the Functions host and the CLI see them: environment variables. */
 export type Settings = Readonly<Record<string, string | undefined>>;
@@ -21,6 +21,10 @@ export interface ClusterConfig {
   /** PEM: client certificate and key for mTLS. */
   readonly clientCert?: string;
   readonly clientKey?: string;
+  /** This cluster's own AUTO_HEAL (`"autoHeal": "dry-run"` for a staging cluster beside a production one). */
+  readonly autoHeal?: AutoHeal;
+  /** Added to HEAL_EXCLUDE for this cluster. */
+  readonly healExclude?: readonly NonTransientPattern[];
   /** The settings the credentials came from, for messages that say which one to fix (never their values). */
   readonly sources?: { readonly [F in 'username' | 'password' | 'caCert' | 'clientCert']: string };
 }
@@ -130,6 +134,9 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
     backoffCapMinutes: integer(settings, 'HEAL_BACKOFF_CAP_MINUTES', 60, 1, problems, 'minutes'),
     unassignedMinutes: integer(settings, 'HEAL_UNASSIGNED_MINUTES', 10, 0, problems, 'minutes'),
     nonTransientPatterns: readPatterns(value(settings, 'HEAL_NON_TRANSIENT_PATTERNS'), problems),
+    exclude: readExclude('HEAL_EXCLUDE', jsonSetting(settings, 'HEAL_EXCLUDE'), problems),
+    flapCount: integer(settings, 'HEAL_FLAP_COUNT', DEFAULT_FLAP_COUNT, 1, problems, 'failures after running again'),
+    flapWindowHours: integer(settings, 'HEAL_FLAP_WINDOW_HOURS', DEFAULT_FLAP_WINDOW_HOURS, 1, problems, 'hours'),
   };
 
   const deadlineSeconds = integer(settings, 'MONITOR_DEADLINE_SECONDS', 240, 10, problems, 'seconds');
@@ -145,7 +152,7 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
   // App Service leaves a reference it could not resolve as its literal text: say which one, and why.
   for (const [name, v] of Object.entries(settings)) {
     if (v?.trim().startsWith('@Microsoft.KeyVault(')) {
-      problems.push(`${name}: the Key Vault reference was not resolved (the app's identity needs Key Vault Secrets User on the vault; restart the app after granting it)`);
+      problems.push(`${name}: the Key Vault reference was not resolved (the app's identity needs Key Vault Secrets User on the vault; then refresh the references, see the README)`);
     }
   }
 
@@ -155,7 +162,7 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
   }
 
   const storage = readStorage(settings, clientId, problems);
-  if (!storage && autoHeal === 'on' && options.requireStorageToHeal) {
+  if (!storage && (autoHeal === 'on' || clusters.some((c) => c.autoHeal === 'on')) && options.requireStorageToHeal) {
     problems.push('AzureWebJobsStorage: missing; the restart history needs it (UseDevelopmentStorage=true with Azurite locally), or set AUTO_HEAL=dry-run or off');
   }
 
@@ -269,6 +276,36 @@ function readPatterns(text: string | undefined, problems: string[]): NonTransien
   return patterns;
 }
 
+/** A setting holding JSON: the parsed value, `undefined` when unset, or `NOT_JSON`. */
+const NOT_JSON = Symbol('not JSON');
+function jsonSetting(settings: Settings, name: string): unknown {
+  const text = value(settings, name);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+/** HEAL_EXCLUDE, or a cluster's healExclude: regular expressions on connector names. */
+function readExclude(at: string, sources: unknown, problems: string[]): NonTransientPattern[] {
+  if (sources === undefined) return [];
+  if (!Array.isArray(sources) || !sources.every((p) => typeof p === 'string' && p.length > 0)) {
+    problems.push(`${at}: expected a JSON array of regular expressions on connector names, e.g. ["^staging-", "^legacy-jdbc$"]`);
+    return [];
+  }
+  const patterns: NonTransientPattern[] = [];
+  for (const source of sources as string[]) {
+    try {
+      patterns.push({ source, regex: new RegExp(source) });
+    } catch {
+      problems.push(`${at}: ${JSON.stringify(source)} is not a valid regular expression`);
+    }
+  }
+  return patterns;
+}
+
 /**
  * The Functions host's own storage settings: a connection string locally (UseDevelopmentStorage=true for
  * Azurite), identity-based `AzureWebJobsStorage__*` in Azure.
@@ -352,10 +389,21 @@ function readClusterList(settings: Settings, text: string, problems: string[], w
     const raw: Partial<Record<ClusterField, string>> = {};
     const unresolved = new Set<ClusterField>();
     const named: Partial<Record<ClusterField, string>> = {};
+    const healing: { autoHeal?: AutoHeal; healExclude?: NonTransientPattern[] } = {};
     for (const [key, v] of Object.entries(entry)) {
+      if (key === 'autoHeal') {
+        const mode = AUTO_HEAL_VALUES.find((m) => m === (typeof v === 'string' ? v.toLowerCase() : v));
+        if (mode) healing.autoHeal = mode;
+        else problems.push(`${at}.autoHeal: ${JSON.stringify(v)} is not one of ${AUTO_HEAL_VALUES.join(', ')}`);
+        continue;
+      }
+      if (key === 'healExclude') {
+        healing.healExclude = readExclude(`${at}.healExclude`, v, problems);
+        continue;
+      }
       const field = CLUSTER_FIELDS.find((f) => f === key || `${f}Setting` === key);
       if (!field) {
-        problems.push(`${at}: unknown field "${key}" (known: ${CLUSTER_FIELDS.join(', ')}, or <field>Setting to name the setting that holds it)`);
+        problems.push(`${at}: unknown field "${key}" (known: ${CLUSTER_FIELDS.join(', ')}, autoHeal, healExclude, or <field>Setting to name the setting that holds it)`);
         continue;
       }
       if (typeof v !== 'string') {
@@ -370,7 +418,7 @@ function readClusterList(settings: Settings, text: string, problems: string[], w
       } else raw[field] = value(settings, v);
     }
     const cluster = checkCluster(at, raw, (field) => named[field] ?? `${at}.${field}`, problems, warnings, unresolved);
-    if (cluster) clusters.push(cluster);
+    if (cluster) clusters.push({ ...cluster, ...healing });
   });
   const seen = new Set<string>();
   for (const c of clusters) {
@@ -411,7 +459,7 @@ export function whereJsonBreaks(text: string): string {
   }
   // Only punctuation and the field names we know are shown: a password pasted where a name goes, or a number
   // (a PIN, a port of a secret host) is hidden like every value.
-  const known = new Set(CLUSTER_FIELDS.flatMap((f) => [`"${f}"`, `"${f}Setting"`]));
+  const known = new Set([...CLUSTER_FIELDS.flatMap((f) => [`"${f}"`, `"${f}Setting"`]), '"autoHeal"', '"healExclude"']);
   const shown = tokens.map((t) => {
     if (/^[\s[\]{}:,]+$/.test(t.text) || known.has(t.text)) return t;
     if (!t.text.startsWith('"')) return { offset: t.offset, text: '…' };

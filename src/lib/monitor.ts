@@ -58,6 +58,7 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   const healer = new Healer({
     mode: config.autoHeal,
     policy: config.heal,
+    clusters: new Map(config.clusters.map((c) => [c.name, { ...(c.autoHeal && { mode: c.autoHeal }), ...(c.healExclude && { exclude: c.healExclude }) }])),
     ...(store && { store }),
     ...(options.retryDelaysMs && { retryDelaysMs: options.retryDelaysMs }),
     secrets: config.secrets,

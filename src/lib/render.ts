@@ -10,8 +10,8 @@ export interface RenderOptions {
   readonly allTasks?: boolean;
   /** What the healer would do now, per cluster, shown beside each target. */
   readonly decisions?: ReadonlyMap<string, readonly Decision[]>;
-  /** AUTO_HEAL=dry-run: a due restart would not be made. */
-  readonly dryRun?: boolean;
+  /** AUTO_HEAL=dry-run (for every cluster, or those the function says): a due restart would not be made. */
+  readonly dryRun?: boolean | ((cluster: string) => boolean);
   /** What a tick just did, per cluster, shown beside each target (instead of `decisions`). */
   readonly outcomes?: readonly ClusterHealing[];
   /** The terminal's columns: cells are cut with an ellipsis to fit. Unset (a pipe, `--wide`): no limit. */
@@ -27,6 +27,7 @@ const COLORS: Record<string, string> = {
   failed: '31',
   'skipped-non-transient': '31',
   'skipped-max-attempts': '31',
+  'skipped-excluded': '33',
   PAUSED: '33',
   STOPPED: '33',
   UNASSIGNED: '33',
@@ -59,9 +60,11 @@ export function renderStatus(snapshots: readonly ClusterSnapshot[], options: Ren
       lines.push('  (no connectors)', '');
       continue;
     }
-    const decisions = new Map((options.decisions?.get(s.cluster) ?? []).map((d) => [targetKey(d.target), describeDecision(d, options.dryRun)]));
+    const flapping = (text: string, flaps: boolean | undefined) => (flaps ? `flapping: ${text}` : text);
+    const dryRun = typeof options.dryRun === 'function' ? options.dryRun(s.cluster) : options.dryRun;
+    const decisions = new Map((options.decisions?.get(s.cluster) ?? []).map((d) => [targetKey(d.target), flapping(describeDecision(d, dryRun), d.flapping)]));
     const done = options.outcomes?.find((h) => h.cluster === s.cluster)?.outcomes ?? [];
-    for (const o of done) if (o.target) decisions.set(targetKey(o.target), describeOutcome(o));
+    for (const o of done) if (o.target) decisions.set(targetKey(o.target), flapping(describeOutcome(o), o.flapping));
     const healing = (key: string) => decisions.get(key) ?? '';
     const rows: string[][] = [['CONNECTOR', 'TYPE', 'STATE', 'TASKS', 'WORKER', 'HEALING', 'DETAIL']];
     for (const c of [...s.connectors].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -100,6 +103,8 @@ function describeDecision(d: Decision, dryRun = false): string {
       return dryRun ? `would restart (${d.attempt})` : `restart ${d.attempt} due`;
     case 'deferred-backoff':
       return `${d.attempt} restart${d.attempt === 1 ? '' : 's'}, next ${clock(d.nextAttemptAfter)}`;
+    case 'skipped-excluded':
+      return 'held: excluded';
     case 'skipped-non-transient':
       return 'held: non-transient';
     case 'skipped-max-attempts':
@@ -111,7 +116,7 @@ function describeDecision(d: Decision, dryRun = false): string {
     case 'unassigned-too-long':
       return `unassigned since ${clock(d.since)}`;
     case 'recovered':
-      return 'recovered';
+      return d.recoveryMinutes !== undefined ? `recovered in ${d.recoveryMinutes} min` : 'recovered';
   }
 }
 
@@ -125,6 +130,8 @@ function describeOutcome(o: HealOutcome): string {
       return `would restart (${o.attempt})`;
     case 'deferred-backoff':
       return `${restarts(o.attempt ?? 0)}, next ${o.nextAttemptAfter ? clock(o.nextAttemptAfter) : '?'}`;
+    case 'skipped-excluded':
+      return 'held: excluded';
     case 'skipped-non-transient':
       return 'held: non-transient';
     case 'skipped-max-attempts':

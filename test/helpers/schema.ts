@@ -12,6 +12,7 @@ export function expectRowsFitSchema(rows: readonly object[], columns = STATUS_TA
       if (type === 'string') expect(typeof value).toBe('string');
       if (type === 'int') expect(Number.isInteger(value) && Math.abs(value as number) < 2 ** 31).toBe(true);
       if (type === 'datetime') expect(new Date(value as string).toISOString()).toBe(value);
+      if (type === 'boolean') expect(typeof value).toBe('boolean');
       if (typeof value === 'string') expect(utf8Length(value)).toBeLessThanOrEqual(MAX_VALUE_BYTES);
     }
   }

@@ -5,7 +5,7 @@ import { parseKafkaVersion, refusesEncodedSeparators, supportsRestartPlan } from
 import { ensureError } from '../errors';
 import { clip } from '../redact';
 import { type HistoryStore, merge } from './history';
-import { type Decision, type HealPolicy, type Target, type TargetHistory, type TargetKey, afterRestart, decide, nextAttemptAfter, targetKey } from './policy';
+import { type Decision, type HealPolicy, type NonTransientPattern, type Target, type TargetHistory, type TargetKey, afterRestart, decide, nextAttemptAfter, targetKey } from './policy';
 import { type RestartResult, restartTargets } from './restart';
 
 /** One healing row: a decision about one target and what became of it. */
@@ -19,6 +19,10 @@ export interface HealOutcome {
   readonly reason: string;
   readonly httpStatus?: number;
   readonly pattern?: string;
+  /** It keeps failing again after it ran again (HEAL_FLAP_COUNT times in HEAL_FLAP_WINDOW_HOURS). */
+  readonly flapping?: boolean;
+  /** recovered: minutes from its first failure to the first RUNNING that lasted. */
+  readonly recoveryMinutes?: number;
 }
 
 export interface ClusterHealing {
@@ -32,6 +36,8 @@ export interface ClusterHealing {
 export interface HealerOptions {
   readonly mode: AutoHeal;
   readonly policy: HealPolicy;
+  /** A cluster's own mode and exclusions (KAFKA_CONNECT_CLUSTERS autoHeal, healExclude), over the global ones. */
+  readonly clusters?: ReadonlyMap<string, { readonly mode?: AutoHeal; readonly exclude?: readonly NonTransientPattern[] }>;
   /** Absent when there is nowhere durable to remember (dry-run without storage): memory only. */
   readonly store?: HistoryStore;
   readonly concurrency?: number;
@@ -57,8 +63,15 @@ export class Healer {
 
   constructor(private readonly options: HealerOptions) {}
 
-  get mode(): AutoHeal {
-    return this.options.mode;
+  /** The AUTO_HEAL that applies to this cluster. */
+  modeOf(cluster: string): AutoHeal {
+    return this.options.clusters?.get(cluster)?.mode ?? this.options.mode;
+  }
+
+  /** HEAL_EXCLUDE and the cluster's healExclude, together. */
+  private policyOf(cluster: string): HealPolicy {
+    const own = this.options.clusters?.get(cluster)?.exclude ?? [];
+    return own.length === 0 ? this.options.policy : { ...this.options.policy, exclude: [...(this.options.policy.exclude ?? []), ...own] };
   }
 
   /**
@@ -66,9 +79,9 @@ export class Healer {
    * why the history could not be read when it could not.
    */
   async preview(snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal): Promise<{ decisions: readonly Decision[]; historyProblem?: string }> {
-    if (this.options.mode === 'off' || snapshot.error) return { decisions: [] };
+    if (this.modeOf(snapshot.cluster) === 'off' || snapshot.error) return { decisions: [] };
     const { history, degraded, problem } = await this.load(snapshot.cluster, signal);
-    const { decisions } = decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded });
+    const { decisions } = decide({ connectors: snapshot.connectors, history, policy: this.policyOf(snapshot.cluster), now, degraded });
     return { decisions, ...(problem && { historyProblem: problem }) };
   }
 
@@ -80,15 +93,17 @@ export class Healer {
    */
   async heal(client: ConnectClient, snapshot: ClusterSnapshot, now: Date, signal?: AbortSignal, saveSignal: AbortSignal | undefined = signal): Promise<ClusterHealing> {
     const cluster = snapshot.cluster;
-    if (this.options.mode === 'off' || snapshot.error) return { cluster, outcomes: [], restartCalls: 0 };
+    const mode = this.modeOf(cluster);
+    const policy = this.policyOf(cluster);
+    if (mode === 'off' || snapshot.error) return { cluster, outcomes: [], restartCalls: 0 };
     const { history, stored, degraded, problem } = await this.load(cluster, signal);
     const notes: HealOutcome[] = problem ? [historyNote(`restart history unavailable (${problem}); no restart until it is back`)] : [];
 
-    const plan = decide({ connectors: snapshot.connectors, history, policy: this.options.policy, now, degraded });
+    const plan = decide({ connectors: snapshot.connectors, history, policy, now, degraded });
     let due = plan.decisions.flatMap((d) => (d.kind === 'restart' ? [d.target] : []));
     const failed = plan.decisions.flatMap((d) => (d.kind === 'recovered' || d.kind === 'unassigned-too-long' ? [] : [d.target]));
     const store = this.options.store;
-    const live = this.options.mode === 'on';
+    const live = mode === 'on';
 
     // Write-ahead: the attempts about to be made, saved first.
     const intent = new Map(plan.history);
@@ -142,7 +157,7 @@ export class Healer {
     } else if (store) this.unsaved.add(cluster);
 
     const byTarget = new Map(results.map((r) => [targetKey(r.target), r]));
-    const outcomes = plan.decisions.map((d) => toOutcome(d, byTarget.get(targetKey(d.target)), next, this.options.policy));
+    const outcomes = plan.decisions.map((d) => toOutcome(d, byTarget.get(targetKey(d.target)), next, policy));
     return { cluster, outcomes: [...notes, ...outcomes], restartCalls: client.requests - callsBefore, restartCallMs: client.postMs - postMsBefore };
   }
 
@@ -166,6 +181,11 @@ export class Healer {
 }
 
 function toOutcome(d: Decision, result: RestartResult | undefined, history: ReadonlyMap<TargetKey, TargetHistory>, policy: HealPolicy): HealOutcome {
+  const outcome = describe(d, result, history, policy);
+  return d.flapping ? { ...outcome, flapping: true } : outcome;
+}
+
+function describe(d: Decision, result: RestartResult | undefined, history: ReadonlyMap<TargetKey, TargetHistory>, policy: HealPolicy): HealOutcome {
   const target = d.target;
   switch (d.kind) {
     case 'restart': {
@@ -184,6 +204,7 @@ function toOutcome(d: Decision, result: RestartResult | undefined, history: Read
     }
     case 'deferred-backoff':
       return { target, action: 'wait', outcome: d.kind, attempt: d.attempt, nextAttemptAfter: d.nextAttemptAfter, reason: d.reason };
+    case 'skipped-excluded':
     case 'skipped-non-transient':
       return { target, action: 'skip', outcome: d.kind, attempt: d.attempt, reason: d.reason, pattern: d.pattern };
     case 'skipped-max-attempts':
@@ -195,7 +216,7 @@ function toOutcome(d: Decision, result: RestartResult | undefined, history: Read
     case 'unassigned-too-long':
       return { target, action: 'report', outcome: d.kind, reason: d.reason };
     case 'recovered':
-      return { target, action: 'report', outcome: d.kind, attempt: d.attempt, reason: d.reason };
+      return { target, action: 'report', outcome: d.kind, attempt: d.attempt, ...(d.recoveryMinutes !== undefined && { recoveryMinutes: d.recoveryMinutes }), reason: d.reason };
   }
 }
 

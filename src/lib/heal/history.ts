@@ -34,6 +34,10 @@ interface HistoryEntity {
   lastAttempt?: string;
   healthySince?: string;
   unassignedSince?: string;
+  failedSince?: string;
+  recoveredAt?: string;
+  /** ISO times joined by commas: a table property cannot hold an array. */
+  flaps?: string;
   /** The target key itself, when the row key had to be shortened (see tableKey). */
   target?: string;
 }
@@ -137,7 +141,8 @@ export class TableHistoryStore implements HistoryStore {
         this.etags.delete(ek);
         return;
       }
-      const entity: TableEntity<HistoryEntity> = { partitionKey, rowKey, ...wanted, ...(rowKey !== encodeKey(key) && { target: key }) };
+      const { flaps, ...fields } = wanted;
+      const entity: TableEntity<HistoryEntity> = { partitionKey, rowKey, ...fields, ...(flaps && { flaps: flaps.join(',') }), ...(rowKey !== encodeKey(key) && { target: key }) };
       const res = etag ? await this.client.updateEntity(entity, 'Replace', { etag, ...this.options() }) : await this.client.createEntity(entity, this.options());
       if (res.etag) this.etags.set(ek, res.etag);
     } catch (err) {
@@ -182,11 +187,18 @@ export function merge(ours: TargetHistory, theirs: TargetHistory | undefined): T
   if (!theirs) return ours;
   const theyRestartedLater = !!theirs.lastAttempt && (!ours.lastAttempt || theirs.lastAttempt > ours.lastAttempt);
   const lastAttempt = theyRestartedLater ? theirs.lastAttempt : ours.lastAttempt;
+  // The episode started at the earlier first failure; flaps seen by either run all happened.
+  const failedSince = [ours.failedSince, theirs.failedSince].filter((t) => t !== undefined).sort()[0];
+  const recoveredAt = [ours.recoveredAt, theirs.recoveredAt].filter((t) => t !== undefined).sort().at(-1);
+  const flaps = [...new Set([...(ours.flaps ?? []), ...(theirs.flaps ?? [])])].sort();
   return {
     attempts: Math.max(ours.attempts, theirs.attempts),
     ...(lastAttempt && { lastAttempt }),
     ...(!theyRestartedLater && ours.healthySince && { healthySince: ours.healthySince }),
     ...(!theyRestartedLater && ours.unassignedSince && { unassignedSince: ours.unassignedSince }),
+    ...(failedSince && { failedSince }),
+    ...(recoveredAt && { recoveredAt }),
+    ...(flaps.length > 0 && { flaps }),
   };
 }
 
@@ -201,11 +213,23 @@ function fromEntity(e: HistoryEntity): TargetHistory {
     ...(e.lastAttempt && { lastAttempt: e.lastAttempt }),
     ...(e.healthySince && { healthySince: e.healthySince }),
     ...(e.unassignedSince && { unassignedSince: e.unassignedSince }),
+    ...(e.failedSince && { failedSince: e.failedSince }),
+    ...(e.recoveredAt && { recoveredAt: e.recoveredAt }),
+    ...(e.flaps && { flaps: e.flaps.split(',') }),
   };
 }
 
 export function sameHistory(a: TargetHistory | undefined, b: TargetHistory): boolean {
-  return !!a && a.attempts === b.attempts && a.lastAttempt === b.lastAttempt && a.healthySince === b.healthySince && a.unassignedSince === b.unassignedSince;
+  return (
+    !!a &&
+    a.attempts === b.attempts &&
+    a.lastAttempt === b.lastAttempt &&
+    a.healthySince === b.healthySince &&
+    a.unassignedSince === b.unassignedSince &&
+    a.failedSince === b.failedSince &&
+    a.recoveredAt === b.recoveredAt &&
+    (a.flaps ?? []).join(',') === (b.flaps ?? []).join(',')
+  );
 }
 
 /**

@@ -21,7 +21,15 @@ export interface HealPolicy {
   readonly nonTransientPatterns: readonly NonTransientPattern[];
   /** A task UNASSIGNED for longer than this is reported (Connect may take 5 minutes to reassign after a worker leaves). */
   readonly unassignedMinutes: number;
+  /** Connectors (and their tasks) matching one of these are monitored and reported, never restarted (HEAL_EXCLUDE). */
+  readonly exclude?: readonly NonTransientPattern[];
+  /** A target that ran again and failed again this many times within `flapWindowHours` is flapping (HEAL_FLAP_COUNT). */
+  readonly flapCount?: number;
+  readonly flapWindowHours?: number;
 }
+
+export const DEFAULT_FLAP_COUNT = 3;
+export const DEFAULT_FLAP_WINDOW_HOURS = 24;
 
 /** A connector (no taskId) or one of its tasks. */
 export interface Target {
@@ -37,6 +45,12 @@ export interface TargetHistory {
   /** First time seen RUNNING after a restart; the episode ends once that lasts longer than the current interval. */
   readonly healthySince?: string;
   readonly unassignedSince?: string;
+  /** First FAILED seen in the current episode: the start of its time to recover. */
+  readonly failedSince?: string;
+  /** When it last recovered (RUNNING past its backoff): a failure soon after is a flap, not a new target. */
+  readonly recoveredAt?: string;
+  /** When it failed again after running again, within the flap window. */
+  readonly flaps?: readonly string[];
 }
 
 export type TargetKey = string;
@@ -53,15 +67,24 @@ export function targetOf(key: TargetKey): Target {
   return { connector: m[2]!, taskId: Number(m[1]) };
 }
 
-export type Decision =
-  | { readonly kind: 'restart'; readonly target: Target; readonly attempt: number; readonly reason: string }
-  | { readonly kind: 'deferred-backoff'; readonly target: Target; readonly attempt: number; readonly nextAttemptAfter: string; readonly reason: string }
-  | { readonly kind: 'skipped-non-transient'; readonly target: Target; readonly attempt: number; readonly pattern: string; readonly reason: string }
-  | { readonly kind: 'skipped-max-attempts'; readonly target: Target; readonly attempt: number; readonly reason: string }
-  | { readonly kind: 'deferred-history'; readonly target: Target; readonly attempt: number; readonly reason: string }
-  | { readonly kind: 'skipped-paused'; readonly target: Target; readonly attempt: number; readonly reason: string }
-  | { readonly kind: 'unassigned-too-long'; readonly target: Target; readonly since: string; readonly reason: string }
-  | { readonly kind: 'recovered'; readonly target: Target; readonly attempt: number; readonly reason: string };
+/** Set on every decision about a target that keeps failing again after it ran again: restarts heal it, none fixes it. */
+interface Flapping {
+  readonly flapping?: true;
+}
+
+export type Decision = Flapping &
+  (
+    | { readonly kind: 'restart'; readonly target: Target; readonly attempt: number; readonly reason: string }
+    | { readonly kind: 'deferred-backoff'; readonly target: Target; readonly attempt: number; readonly nextAttemptAfter: string; readonly reason: string }
+    | { readonly kind: 'skipped-excluded'; readonly target: Target; readonly attempt: number; readonly pattern: string; readonly reason: string }
+    | { readonly kind: 'skipped-non-transient'; readonly target: Target; readonly attempt: number; readonly pattern: string; readonly reason: string }
+    | { readonly kind: 'skipped-max-attempts'; readonly target: Target; readonly attempt: number; readonly reason: string }
+    | { readonly kind: 'deferred-history'; readonly target: Target; readonly attempt: number; readonly reason: string }
+    | { readonly kind: 'skipped-paused'; readonly target: Target; readonly attempt: number; readonly reason: string }
+    | { readonly kind: 'unassigned-too-long'; readonly target: Target; readonly since: string; readonly reason: string }
+    /** `recoveryMinutes`: from the first FAILED of the episode to the first RUNNING that lasted. */
+    | { readonly kind: 'recovered'; readonly target: Target; readonly attempt: number; readonly recoveryMinutes?: number; readonly reason: string }
+  );
 
 export interface HealInput {
   readonly connectors: readonly ConnectorStatus[];
@@ -94,25 +117,38 @@ export function decide(input: HealInput): HealPlan {
   const next = new Map<TargetKey, TargetHistory>();
   const decisions: Decision[] = [];
   const interval = (attempts: number) => backoffMinutes(attempts, policy.backoffCapMinutes);
+  const flapCount = policy.flapCount ?? DEFAULT_FLAP_COUNT;
+  const windowStart = now.getTime() - (policy.flapWindowHours ?? DEFAULT_FLAP_WINDOW_HOURS) * 60 * MINUTE;
+  const inWindow = (at: string | undefined) => at !== undefined && Date.parse(at) >= windowStart;
 
   /**
    * `trace` is shown (redacted); `matched` is what the patterns see (not redacted: see TaskStatus); `held`
    * says the task's connector is PAUSED or STOPPED on purpose, and a restart would undo its owner's decision.
    */
-  const observe = (target: Target, state: string, trace: string | undefined, matched: string | undefined, held?: string) => {
+  const observe = (target: Target, state: string, trace: string | undefined, matched: string | undefined, held?: string, excludedBy?: string) => {
     const key = targetKey(target);
     const h = input.history.get(key) ?? { attempts: 0 };
-    const { unassignedSince: _u, healthySince: _h, ...rest } = h;
+    const { unassignedSince: _u, healthySince: _h, recoveredAt: _r, flaps: oldFlaps, ...rest } = h;
+    // Flaps older than the window are forgotten; a recovery is remembered as long as a failure after it would count.
+    const flaps = (oldFlaps ?? []).filter(inWindow);
+    const memory = { ...(flaps.length > 0 && { flaps }), ...(inWindow(h.recoveredAt) && { recoveredAt: h.recoveredAt }) };
     const keep = (entry: TargetHistory) => {
-      if (entry.attempts > 0 || entry.lastAttempt || entry.unassignedSince) next.set(key, entry);
+      if (entry.attempts > 0 || entry.lastAttempt || entry.unassignedSince || entry.failedSince || entry.recoveredAt || entry.flaps) next.set(key, entry);
     };
 
     if (state === 'FAILED') {
       // The root cause line, short: the full trace is in the status row, and these rows repeat every tick.
       const cause = rootCause(trace, 120) || 'no trace';
       const pattern = policy.nonTransientPatterns.find((p) => p.regex.test(matched ?? trace ?? ''));
-      keep(rest);
-      if (held) {
+      // Failing again after it ran again (after a restart, or after it recovered) is one more flap. The restart
+      // count is not reset by a short run: the backoff keeps growing.
+      const ranAgain = h.healthySince !== undefined || inWindow(h.recoveredAt);
+      const allFlaps = ranAgain ? [...flaps, nowIso] : flaps;
+      const flapping = allFlaps.length >= flapCount;
+      keep({ ...rest, failedSince: h.failedSince ?? nowIso, ...(allFlaps.length > 0 && { flaps: allFlaps }) });
+      if (excludedBy) {
+        decisions.push({ kind: 'skipped-excluded', target, attempt: h.attempts, pattern: excludedBy, reason: `excluded from healing (HEAL_EXCLUDE matches ${excludedBy}): ${cause}` });
+      } else if (held) {
         decisions.push({ kind: 'skipped-paused', target, attempt: h.attempts, reason: `the connector is ${held}: resume it to restart its tasks: ${cause}` });
       } else if (pattern) {
         decisions.push({ kind: 'skipped-non-transient', target, attempt: h.attempts, pattern: pattern.source, reason: `a restart cannot fix this (matches ${pattern.source}): ${cause}` });
@@ -129,23 +165,46 @@ export function decide(input: HealInput): HealPlan {
           decisions.push({ kind: 'deferred-backoff', target, attempt: h.attempts, nextAttemptAfter: due.toISOString(), reason: `waiting ${wait} min after restart ${h.attempts}` });
         }
       }
+      if (flapping) {
+        const d = decisions.pop()!;
+        decisions.push({ ...d, flapping: true, reason: `flapping (failed again after running, ${allFlaps.length} times in ${policy.flapWindowHours ?? DEFAULT_FLAP_WINDOW_HOURS} h): ${d.reason}` });
+      }
       return;
     }
 
     if (state === 'RUNNING') {
-      if (h.attempts === 0) return; // nothing to remember
-      const since = h.healthySince ?? nowIso;
-      if (now.getTime() - Date.parse(since) > interval(h.attempts) * MINUTE) {
-        decisions.push({ kind: 'recovered', target, attempt: h.attempts, reason: `RUNNING since ${since}, longer than the ${interval(h.attempts)} min backoff: the restart count starts again from 0` });
+      const failedSince = h.failedSince;
+      // Never failed (or its recovery is all that is remembered): nothing to decide.
+      if (h.attempts === 0 && !failedSince) {
+        keep({ attempts: 0, ...memory });
         return;
       }
-      keep({ ...rest, healthySince: since });
+      const since = h.healthySince ?? nowIso;
+      if (now.getTime() - Date.parse(since) > interval(h.attempts) * MINUTE || h.attempts === 0) {
+        const recoveryMinutes = failedSince ? Math.max(0, Math.round((Date.parse(since) - Date.parse(failedSince)) / MINUTE)) : undefined;
+        const restarts = `${h.attempts} restart${h.attempts === 1 ? '' : 's'}`;
+        const took = recoveryMinutes !== undefined ? `recovered ${recoveryMinutes} min after it first failed, with ${restarts}` : `recovered with ${restarts}`;
+        decisions.push({
+          kind: 'recovered',
+          target,
+          attempt: h.attempts,
+          ...(recoveryMinutes !== undefined && { recoveryMinutes }),
+          reason:
+            h.attempts === 0
+              ? `RUNNING again without a restart: ${took}`
+              : `RUNNING since ${since}, longer than the ${interval(h.attempts)} min backoff: ${took}; the restart count starts again from 0`,
+        });
+        // Its recovery and flaps are remembered for the flap window; the episode is over.
+        next.set(key, { attempts: 0, recoveredAt: nowIso, ...(flaps.length > 0 && { flaps }) });
+        return;
+      }
+      keep({ ...rest, ...memory, healthySince: since });
       return;
     }
 
     if (state === 'UNASSIGNED') {
       const since = h.unassignedSince ?? nowIso;
-      keep({ ...rest, unassignedSince: since });
+      keep({ ...rest, ...memory, unassignedSince: since });
       const minutes = (now.getTime() - Date.parse(since)) / MINUTE;
       if (minutes > policy.unassignedMinutes) {
         decisions.push({ kind: 'unassigned-too-long', target, since, reason: `UNASSIGNED for ${Math.floor(minutes)} min (over HEAL_UNASSIGNED_MINUTES=${policy.unassignedMinutes}); no worker has picked it up` });
@@ -154,13 +213,14 @@ export function decide(input: HealInput): HealPlan {
     }
 
     // PAUSED and STOPPED are deliberate, RESTARTING is in progress: never restart them, forget nothing.
-    keep({ ...rest, ...(h.healthySince && { healthySince: h.healthySince }) });
+    keep({ ...rest, ...memory, ...(h.healthySince && { healthySince: h.healthySince }) });
   };
 
   for (const c of input.connectors) {
-    observe({ connector: c.name }, c.state, c.trace, c.unredactedTrace);
+    const excludedBy = policy.exclude?.find((p) => p.regex.test(c.name))?.source;
+    observe({ connector: c.name }, c.state, c.trace, c.unredactedTrace, undefined, excludedBy);
     const held = c.state === 'PAUSED' || c.state === 'STOPPED' ? c.state : undefined;
-    for (const t of c.tasks) observe({ connector: c.name, taskId: t.id }, t.state, t.trace, t.unredactedTrace, held);
+    for (const t of c.tasks) observe({ connector: c.name, taskId: t.id }, t.state, t.trace, t.unredactedTrace, held, excludedBy);
   }
   // Targets no longer observed (connector deleted, fewer tasks) are forgotten with the loop above.
   return { decisions, history: next };
@@ -168,7 +228,13 @@ export function decide(input: HealInput): HealPlan {
 
 /** The history after a restart call that counts (made, or failed for a reason other than a rebalance). */
 export function afterRestart(history: TargetHistory | undefined, now: Date): TargetHistory {
-  return { attempts: (history?.attempts ?? 0) + 1, lastAttempt: now.toISOString() };
+  // The episode goes on: its first failure and its flaps stay; a run since the last restart is over.
+  return {
+    attempts: (history?.attempts ?? 0) + 1,
+    lastAttempt: now.toISOString(),
+    ...(history?.failedSince && { failedSince: history.failedSince }),
+    ...(history?.flaps && { flaps: history.flaps }),
+  };
 }
 
 /** When the target may be restarted again if it is still FAILED, given its history after this tick. */

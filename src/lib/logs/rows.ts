@@ -185,6 +185,8 @@ export interface HealingRow {
   Reason: string;
   HttpStatus?: number;
   Pattern?: string;
+  Flapping?: boolean;
+  TimeToRecoverMinutes?: number;
 }
 
 /** One row per healing decision of the tick. */
@@ -203,6 +205,8 @@ export function healingRows(stamp: TickStamp, healing: ClusterHealing): HealingR
       Reason: o.reason,
       ...(o.httpStatus !== undefined && { HttpStatus: o.httpStatus }),
       ...(o.pattern && { Pattern: o.pattern }),
+      ...(o.flapping && { Flapping: true }),
+      ...(o.recoveryMinutes !== undefined && { TimeToRecoverMinutes: o.recoveryMinutes }),
     }),
   );
 }

@@ -190,7 +190,7 @@ describe('when storage is unreachable', () => {
     expect((sink.rows[HEALING_TABLE.stream] ?? []).find((r) => r.Outcome === 'history-unavailable')?.Reason).toMatch(/^restart history not saved \(HTTP 403 .*\); no restart until it can be written$/);
     expect(sim.requests.filter((q) => q.method === 'POST')).toHaveLength(2);
     const clusterName = (JSON.parse(String(settings.KAFKA_CONNECT_CLUSTERS)) as Array<{ name: string }>)[0]!.name;
-    expect((await table.load(clusterName)).get('t:0:broken-source')).toEqual({ attempts: 1, lastAttempt: at(1).toISOString() });
+    expect((await table.load(clusterName)).get('t:0:broken-source')).toEqual({ attempts: 1, lastAttempt: at(1).toISOString(), failedSince: at(0).toISOString() });
   });
 
   it('takes back an attempt written ahead when the restart did not count (a rebalance)', async () => {
@@ -200,7 +200,8 @@ describe('when storage is unreachable', () => {
     expect(brief(r1.healing)).toContain('broken-source#0 deferred-rebalance 1');
     const clusterName = (JSON.parse(String(settings.KAFKA_CONNECT_CLUSTERS)) as Array<{ name: string }>)[0]!.name;
     const table = TableHistoryStore.fromConfig({ kind: 'connection-string', connectionString: testStorage() });
-    expect((await table.load(clusterName)).get('t:0:broken-source')).toBeUndefined();
+    // Only the failure itself is remembered (for its time to recover): no attempt, no restart time.
+    expect((await table.load(clusterName)).get('t:0:broken-source')).toEqual({ attempts: 0, failedSince: expect.any(String) });
   });
 });
 

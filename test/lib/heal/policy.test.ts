@@ -117,12 +117,16 @@ describe('decide', () => {
     const again = decide({ connectors: failed, history: h, policy, now: at(12) });
     expect(kinds(again.decisions)).toEqual([['c:a', 'restart']]);
     expect(again.decisions[0]).toMatchObject({ attempt: 4 });
-    expect(again.history.get('c:a')).toEqual({ attempts: 3, lastAttempt: iso(0) });
-    // healthy from +13 to +26 (13 min > 12): recovered, forgotten
+    // Failing again after running again is a flap; the episode's first failure is this one (the history had none).
+    expect(again.history.get('c:a')).toEqual({ attempts: 3, lastAttempt: iso(0), failedSince: iso(12), flaps: [iso(12)] });
+    // healthy from +13 to +26 (13 min > 12): recovered; only the recovery and the flap are remembered
     h = new Map(decide({ connectors: healthy, history: again.history, policy, now: at(13) }).history);
     const done = decide({ connectors: healthy, history: h, policy, now: at(26) });
     expect(kinds(done.decisions)).toEqual([['c:a', 'recovered']]);
-    expect(done.history.size).toBe(0);
+    expect(done.decisions[0]).toMatchObject({ attempt: 3, recoveryMinutes: 1 });
+    expect(done.history.get('c:a')).toEqual({ attempts: 0, recoveredAt: iso(26), flaps: [iso(12)] });
+    // a day later, still RUNNING: forgotten
+    expect(decide({ connectors: healthy, history: done.history, policy, now: at(26 + 24 * 60 + 1) }).history.size).toBe(0);
   });
 
   it('forgets targets that are gone and the UNASSIGNED clock once assigned', () => {
@@ -152,7 +156,7 @@ describe('decide', () => {
   // A restart made without the history could not be remembered: the next run (a recycled worker, the CLI)
   // would make it again. Found by the soak: a restart from memory, lost with the worker, let the next one
   // count one attempt fewer than Connect saw.
-  it('restarts nothing when the history could not be read, and invents no history', () => {
+  it('restarts nothing when the history could not be read, and remembers no restart', () => {
     const plan = decide({
       connectors: [connector('a', 'FAILED', [], TRANSIENT), connector('b', 'FAILED', [], 'org.apache.kafka.common.config.ConfigException: Missing required configuration "topics"')],
       history: history({ 'c:a': { attempts: 1, lastAttempt: iso(-500) } }),
@@ -165,8 +169,8 @@ describe('decide', () => {
       ['skipped-non-transient', 'b'],
     ]);
     expect(plan.decisions[0]?.reason).toMatch(/^restart history unavailable: no restart until it can be read and written again: /);
-    expect(plan.history.get('c:a')).toEqual({ attempts: 1, lastAttempt: iso(-500) });
-    expect(plan.history.has('c:b')).toBe(false);
+    expect(plan.history.get('c:a')).toEqual({ attempts: 1, lastAttempt: iso(-500), failedSince: iso(0) });
+    expect(plan.history.get('c:b')).toEqual({ attempts: 0, failedSince: iso(0) });
   });
 
   it('restarts a permanently failing target on the Strimzi schedule: waits of 2, 6, 12, 20... then hourly', () => {

@@ -163,7 +163,7 @@ describe('the table schema (infra/tables.json)', () => {
   });
 
   it('declares exactly the columns the healing row type can carry', () => {
-    const keys: Array<keyof HealingRow> = ['TimeGenerated', 'CorrelationId', 'Cluster', 'ConnectorName', 'TaskId', 'Action', 'Outcome', 'Attempt', 'NextAttemptAfter', 'Reason', 'HttpStatus', 'Pattern'];
+    const keys: Array<keyof HealingRow> = ['TimeGenerated', 'CorrelationId', 'Cluster', 'ConnectorName', 'TaskId', 'Action', 'Outcome', 'Attempt', 'NextAttemptAfter', 'Reason', 'HttpStatus', 'Pattern', 'Flapping', 'TimeToRecoverMinutes'];
     expect(HEALING_TABLE.columns.map((c) => c.name).sort()).toEqual([...keys].sort());
   });
 });

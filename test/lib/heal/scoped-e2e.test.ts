@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Settings, loadConfig } from '../../../src/lib/config';
+import { ConnectSimulator, type SimConnector } from '../../../src/lib/demo/connectSimulator';
+import { createMonitor } from '../../../src/lib/monitor';
+import { HEALING_TABLE } from '../../../src/lib/logs/schema';
+import { testStorage } from '../../fakes/azurite';
+import { expectRowsFitSchema } from '../../helpers/schema';
+import { memorySink } from '../../helpers/sinks';
+
+/**
+ * Scoped healing, flapping and time to recover end to end: the simulator over HTTP, the history in Azurite,
+ * a fresh monitor per tick (as a recycled Functions worker or a cron run would be).
+ */
+const T0 = new Date('2026-11-22T08:00:00.000Z');
+const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
+const TRANSIENT = 'org.apache.kafka.connect.errors.ConnectException: Exiting\nCaused by: java.sql.SQLException: Connection refused';
+
+function failing(name: string): SimConnector {
+  return { name, type: 'sink', config: {}, state: 'RUNNING', workerId: 'w:1', tasks: [{ id: 0, state: 'FAILED', workerId: 'w:1', trace: TRANSIENT }] };
+}
+
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(stops.splice(0).map((s) => s()));
+});
+
+async function start(...connectors: SimConnector[]) {
+  const sim = new ConnectSimulator({ version: '3.7.0' }).add(...connectors);
+  const url = await sim.start();
+  stops.push(() => sim.stop());
+  return { sim, url };
+}
+
+async function tick(settings: Settings, minute: number) {
+  const sink = memorySink();
+  const monitor = createMonitor(loadConfig(settings, { requireIngestion: false, requireStorageToHeal: true }), { sink, now: () => at(minute), retryDelaysMs: [5] });
+  try {
+    await monitor.tick();
+    const rows = sink.rows[HEALING_TABLE.stream] ?? [];
+    expectRowsFitSchema(rows, HEALING_TABLE.columns);
+    return rows;
+  } finally {
+    await monitor.close();
+  }
+}
+
+const suffix = () => Math.random().toString(36).slice(2, 8);
+
+describe('scoped healing, against the simulator', () => {
+  it('one function: production heals except what HEAL_EXCLUDE and its healExclude name, staging only says what it would do', async () => {
+    const prod = await start(failing('orders'), failing('legacy-jdbc'), failing('scratch-1'));
+    const staging = await start(failing('orders'));
+    const names = { prod: `prod-${suffix()}`, staging: `staging-${suffix()}` };
+    const settings: Settings = {
+      AzureWebJobsStorage: testStorage(),
+      HEAL_EXCLUDE: '["^legacy-"]',
+      KAFKA_CONNECT_CLUSTERS: JSON.stringify([
+        { name: names.prod, url: prod.url, healExclude: ['^scratch-'] },
+        { name: names.staging, url: staging.url, autoHeal: 'dry-run' },
+      ]),
+    };
+    const rows = await tick(settings, 0);
+    expect(rows.map((r) => `${String(r.Cluster).split('-')[0]} ${String(r.ConnectorName)} ${String(r.Outcome)}${r.Pattern ? ` ${String(r.Pattern)}` : ''}`).sort()).toEqual([
+      'prod legacy-jdbc skipped-excluded ^legacy-',
+      'prod orders restarted',
+      'prod scratch-1 skipped-excluded ^scratch-',
+      'staging orders dry-run',
+    ]);
+    expect(prod.sim.restarts.map((r) => r.connector)).toEqual(['orders']);
+    expect(staging.sim.restarts).toEqual([]);
+  });
+
+  it('a task that fails again after every restart is flagged Flapping, keeps backing off, and its recovery is timed', async () => {
+    const { sim, url } = await start(failing('orders'));
+    const settings: Settings = { AzureWebJobsStorage: testStorage(), KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: `flap-${suffix()}`, url }]) };
+    const failAgain = () => {
+      sim.connectors.get('orders')!.tasks[0]!.state = 'FAILED';
+    };
+    const seen: string[] = [];
+    const record = (minute: number, rows: Array<Record<string, unknown>>) => {
+      for (const r of rows) seen.push(`${minute} ${String(r.Outcome)} ${String(r.Attempt)}${r.Flapping ? ' Flapping' : ''}${r.TimeToRecoverMinutes !== undefined ? ` in ${String(r.TimeToRecoverMinutes)} min` : ''}`);
+    };
+    // Each restart heals it for a while (the simulator's restart sets RUNNING); then it fails again.
+    for (const minute of [0, 5, 10, 15, 20, 25, 30, 35, 40, 61]) {
+      if ([10, 20, 30].includes(minute)) failAgain();
+      record(minute, await tick(settings, minute));
+    }
+    expect(seen).toEqual([
+      '0 restarted 1',
+      '10 restarted 2',
+      '20 restarted 3',
+      '30 deferred-backoff 3 Flapping',
+      '35 restarted 4 Flapping',
+      '61 recovered 4 in 40 min',
+    ]);
+  });
+});
