@@ -82,6 +82,17 @@ param healNonTransientPatterns string = '["$defaults"]'
 @minValue(0)
 param healUnassignedMinutes int = 10
 
+@description('Optional. JSON array of regular expressions on connector names that are monitored and reported but never restarted (HEAL_EXCLUDE), e.g. ["^staging-"].')
+param healExclude string = '[]'
+
+@description('Optional. A target that ran again and failed again this many times within healFlapWindowHours is flapping (HEAL_FLAP_COUNT).')
+@minValue(1)
+param healFlapCount int = 3
+
+@description('Optional. The window of healFlapCount, in hours (HEAL_FLAP_WINDOW_HOURS).')
+@minValue(1)
+param healFlapWindowHours int = 24
+
 @description('Optional. Node.js version of the Function App.')
 @allowed(['20', '22'])
 param nodeVersion string = '22'
@@ -425,6 +436,9 @@ module functionApp 'modules/function-app.bicep' = {
       HEAL_BACKOFF_CAP_MINUTES: healBackoffCapMinutes
       HEAL_NON_TRANSIENT_PATTERNS: healNonTransientPatterns
       HEAL_UNASSIGNED_MINUTES: healUnassignedMinutes
+      HEAL_EXCLUDE: healExclude
+      HEAL_FLAP_COUNT: healFlapCount
+      HEAL_FLAP_WINDOW_HOURS: healFlapWindowHours
     }, references)
   }
   dependsOn: [dnsLinks, vault]

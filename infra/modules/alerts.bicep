@@ -148,6 +148,17 @@ var monitorRuleSet = [
     dimensions: ['Cluster']
   }
   {
+    ruleId: 'worker-unhealthy'
+    displayName: 'Kafka Connect worker unhealthy'
+    description: 'GET /health (Connect 3.9+) answered 500 or 503: the worker says it cannot handle requests well, or is still starting. Detail holds its message.'
+    severity: 2
+    window: eventWindow
+    query: '${eventLet}${loadTextContent('../queries/alert-worker-unhealthy.kql')}'
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: ['Cluster']
+  }
+  {
     ruleId: 'healer-gave-up'
     displayName: 'Kafka Connect failure the healer will not restart'
     description: 'A connector or task failed in a way a restart cannot fix (non-transient pattern), or used up HEAL_MAX_ATTEMPTS: a human must act.'

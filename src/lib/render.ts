@@ -31,6 +31,7 @@ const COLORS: Record<string, string> = {
   PAUSED: '33',
   STOPPED: '33',
   UNASSIGNED: '33',
+  UNHEALTHY: '33',
   'deferred-backoff': '33',
   'deferred-rebalance': '33',
   'unassigned-too-long': '33',
@@ -50,8 +51,9 @@ export function renderStatus(snapshots: readonly ClusterSnapshot[], options: Ren
   const paint = painter(options.color);
   const lines: string[] = [];
   for (const s of snapshots) {
-    const state = s.error ? s.error.kind : 'REACHABLE';
+    const state = s.error ? s.error.kind : s.unhealthy ? 'UNHEALTHY' : 'REACHABLE';
     lines.push(`Cluster ${s.cluster}  ${paint(state, state)}${s.version ? `  Kafka Connect ${s.version}` : ''}`);
+    if (s.unhealthy) lines.push(`  ${s.unhealthy}`);
     if (s.error) {
       lines.push(`  ${s.error.message}`, '');
       continue;

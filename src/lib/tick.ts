@@ -187,7 +187,7 @@ export function summarizeTick(result: TickResult): string {
   const connectors = result.snapshots.flatMap((s) => s.connectors);
   const tasks = connectors.flatMap((c) => c.tasks);
   const clusters = result.snapshots
-    .map((s) => `${s.cluster} ${s.error ? s.error.kind : `REACHABLE${s.version ? ` ${s.version}` : ''}`}`)
+    .map((s) => `${s.cluster} ${s.error ? s.error.kind : `${s.unhealthy ? 'UNHEALTHY' : 'REACHABLE'}${s.version ? ` ${s.version}` : ''}`}`)
     .join(', ');
   const total = result.rows.length + result.healingRows.length + result.monitorRows.length + result.delivery.replayed;
   const { replayed, spooled } = result.delivery;

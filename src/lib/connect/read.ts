@@ -3,7 +3,7 @@ import { ConnectError, ensureError } from '../errors';
 import { clip } from '../redact';
 import { type ConnectClient, connectorPath } from './client';
 import { type ConnectorStatus, parseConnector, parseExpanded, parseNames } from './status';
-import { parseKafkaVersion, supportsExpand } from './version';
+import { parseKafkaVersion, supportsExpand, supportsHealth } from './version';
 
 /** What one tick saw of one cluster. A cluster that could not be read has `error` and no connectors. */
 export interface ClusterSnapshot {
@@ -15,6 +15,8 @@ export interface ClusterSnapshot {
   readonly warning?: string;
   /** How the statuses were read: one expanded request, or the pre-2.3 name list plus one request each. */
   readonly mode?: 'expanded' | 'per-connector';
+  /** `GET /health` (3.9+) answered 500 or 503: the worker says it cannot serve requests well, in its words. */
+  readonly unhealthy?: string;
 }
 
 export interface ReadOptions {
@@ -50,13 +52,18 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
       warning = `version unknown (${err.message}); read with the newest API`;
     }
     if (version === undefined && warning === undefined) warning = 'version unknown (GET / named none); read with the newest API';
-    const withVersion = { cluster, ...(version && { version }), ...(warning && { warning }) };
+    // Asked beside the status, not before it: an unhealthy worker takes ~10 s to say so.
+    const health = supportsHealth(parseKafkaVersion(version)) ? workerHealth(client, options.signal) : Promise.resolve(undefined);
+    const withVersion = async () => {
+      const unhealthy = await health;
+      return { cluster, ...(version && { version }), ...(warning && { warning }), ...(unhealthy && { unhealthy }) };
+    };
 
     let names: string[];
     if (supportsExpand(parseKafkaVersion(version))) {
       const parsed = parseExpanded(await client.get(EXPANDED_PATH, options.signal), parse);
       if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', EXPANDED_PATH, parsed.detail, 200);
-      if (parsed.kind === 'expanded') return { ...withVersion, connectors: parsed.connectors, mode: 'expanded' };
+      if (parsed.kind === 'expanded') return { ...(await withVersion()), connectors: parsed.connectors, mode: 'expanded' };
       names = parsed.names; // the version said 2.3+, the answer says otherwise: trust the answer
     } else {
       const parsed = parseNames(await client.get('/connectors', options.signal));
@@ -76,9 +83,24 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
         return { name, state: 'UNKNOWN', tasks: [], detail: e instanceof ConnectError ? e.message : clip(e.message, 300, parse.secrets) } satisfies ConnectorStatus;
       }
     });
-    return { ...withVersion, connectors: connectors.filter((c) => c !== undefined), mode: 'per-connector' };
+    return { ...(await withVersion()), connectors: connectors.filter((c) => c !== undefined), mode: 'per-connector' };
   } catch (err) {
     const error = err instanceof ConnectError ? err : new ConnectError(cluster, 'BAD_RESPONSE', 'GET', '/', clip(ensureError(err).message, 300, parse.secrets));
     return { cluster, ...(version && { version }), connectors: [], error };
+  }
+}
+
+/**
+ * KIP-1017's answer, when it is not "healthy": 500 (unhealthy) and 503 (still starting) carry the worker's own
+ * message. Anything else (a gateway that does not route /health, a timeout) says nothing about the worker, and
+ * the status read says the rest.
+ */
+async function workerHealth(client: ConnectClient, signal?: AbortSignal): Promise<string | undefined> {
+  try {
+    await client.get('/health', signal);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ConnectError && (err.status === 500 || err.status === 503)) return clip(`GET /health → ${err.status}: ${err.detail}`, 300);
+    return undefined;
   }
 }

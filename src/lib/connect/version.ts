@@ -27,6 +27,8 @@ export function atLeast(version: KafkaVersion | undefined, major: number, minor:
 
 /** `?expand=status&expand=info` (KIP-465), Kafka 2.3. */
 export const supportsExpand = (v: KafkaVersion | undefined) => atLeast(v, 2, 3);
+/** `GET /health` (KIP-1017), Kafka 3.9: the worker's own view of whether it can serve requests. */
+export const supportsHealth = (v: KafkaVersion | undefined) => v !== undefined && atLeast(v, 3, 9);
 /** `restart?includeTasks=true&onlyFailed=true` (KIP-745), Kafka 3.0. */
 export const supportsRestartPlan = (v: KafkaVersion | undefined) => atLeast(v, 3, 0);
 /**

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { atLeast, parseKafkaVersion } from '../connect/version';
+import { atLeast, parseKafkaVersion, supportsHealth } from '../connect/version';
 
 /**
  * A Kafka Connect REST server on loopback, faithful to what the Apache Kafka source does
@@ -94,6 +94,8 @@ export class ConnectSimulator {
   readonly faults: SimFault[] = [];
   readonly requests: SimRequest[] = [];
   readonly restarts: SimRestart[] = [];
+  /** What `GET /health` answers (3.9+); set it to Connect's 500 or 503 to play a sick or starting worker. */
+  health: { status: number; body: unknown } = { status: 200, body: { status: 'healthy', message: 'Worker has completed startup and is ready to handle requests.' } };
   /** Most requests ever handled at once: tests check the client's concurrency bound with it. */
   maxInFlight = 0;
   private inFlight = 0;
@@ -214,6 +216,8 @@ export class ConnectSimulator {
     if (method === 'GET' && parts.length === 0) {
       return [200, { version: this.version, commit: 'c0ffee0000000000', kafka_cluster_id: 'sim-kafka-cluster' }];
     }
+    // KIP-1017, 3.9+: the worker's health as its herder sees it.
+    if (method === 'GET' && parts.length === 1 && parts[0] === 'health' && supportsHealth(this.kafka)) return [this.health.status, this.health.body];
     if (parts[0] !== 'connectors') return notFound(`HTTP 404 Not Found`);
     if (parts.length === 1 && method === 'GET') return [200, this.listConnectors(query.getAll('expand'))];
 

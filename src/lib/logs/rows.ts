@@ -60,9 +60,9 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: Ro
       ...base,
       CorrelationId: stamp.correlationId,
       RecordType: 'cluster',
-      State: snapshot.error ? snapshot.error.kind : 'REACHABLE',
+      State: snapshot.error ? snapshot.error.kind : snapshot.unhealthy ? 'UNHEALTHY' : 'REACHABLE',
       ...(snapshot.version && { ConnectVersion: snapshot.version }),
-      ...((snapshot.error || snapshot.warning) && { Detail: snapshot.error?.message ?? snapshot.warning }),
+      ...((snapshot.error || snapshot.unhealthy || snapshot.warning) && { Detail: snapshot.error?.message ?? [snapshot.unhealthy, snapshot.warning].filter(Boolean).join('; ') }),
     },
   ];
   const trace = (key: string, text: string | undefined) => (text && plan.traceIsNew(`${snapshot.cluster}|${key}`, text) ? { Trace: text } : {});

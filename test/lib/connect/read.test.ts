@@ -85,7 +85,8 @@ describe('readCluster against the Connect simulator', () => {
     ['2.3.0', 'expanded', 2],
     ['3.0.0', 'expanded', 2],
     ['3.5.1', 'expanded', 2],
-    ['4.1.0', 'expanded', 2],
+    ['3.9.0', 'expanded', 3], // and GET /health
+    ['4.1.0', 'expanded', 3],
     ['7.4.0-ccs', 'expanded', 2],
     ['5.1.0-ccs', 'per-connector', 4],
   ])('Connect %s is read %s in %i requests', async (version, mode, requests) => {
@@ -251,3 +252,23 @@ async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
 }
+
+describe('worker health (KIP-1017, GET /health on Connect 3.9+)', () => {
+  const UNHEALTHY = { status: 'unhealthy', message: 'Worker was unable to handle this request and may be unable to handle other requests. Consider checking the logs.' };
+  it.each<[string, string, { status: number; body: unknown } | undefined, string | undefined, boolean]>([
+    // name, version, what /health answers, the snapshot's `unhealthy`, whether /health was asked
+    ['3.9 healthy: nothing to say', '3.9.0', undefined, undefined, true],
+    ['3.9 answering 500: its message', '3.9.0', { status: 500, body: UNHEALTHY }, `GET /health → 500: ${UNHEALTHY.message}`, true],
+    ['4.1 still starting (503)', '4.1.0', { status: 503, body: { status: 'starting', message: 'Worker is still starting up.' } }, 'GET /health → 503: Worker is still starting up.', true],
+    ['a gateway that does not route /health (404): nothing', '3.9.0', { status: 404, body: { error_code: 404, message: 'HTTP 404 Not Found' } }, undefined, true],
+    ['3.8: never asked', '3.8.0', { status: 500, body: UNHEALTHY }, undefined, false],
+  ])('%s', async (_name, version, health, unhealthy, asked) => {
+    const { sim, url } = await simulate({ version }, connector('a'));
+    if (health) sim.health = health;
+    const snapshot = await readCluster(client({ url }), READ);
+    expect(snapshot.error).toBeUndefined();
+    expect(snapshot.connectors.map((c) => c.name)).toEqual(['a']);
+    expect(snapshot.unhealthy).toBe(unhealthy);
+    expect(sim.requests.some((r) => r.path === '/health')).toBe(asked);
+  });
+});

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Settings, loadConfig } from '../../../src/lib/config';
 import { ConnectSimulator, type SimConnector } from '../../../src/lib/demo/connectSimulator';
 import { createMonitor } from '../../../src/lib/monitor';
-import { HEALING_TABLE } from '../../../src/lib/logs/schema';
+import { HEALING_TABLE, STATUS_TABLE } from '../../../src/lib/logs/schema';
 import { testStorage } from '../../fakes/azurite';
 import { expectRowsFitSchema } from '../../helpers/schema';
 import { memorySink } from '../../helpers/sinks';
@@ -25,7 +25,11 @@ afterEach(async () => {
 });
 
 async function start(...connectors: SimConnector[]) {
-  const sim = new ConnectSimulator({ version: '3.7.0' }).add(...connectors);
+  return startVersion('3.7.0', ...connectors);
+}
+
+async function startVersion(version: string, ...connectors: SimConnector[]) {
+  const sim = new ConnectSimulator({ version }).add(...connectors);
   const url = await sim.start();
   stops.push(() => sim.stop());
   return { sim, url };
@@ -93,5 +97,24 @@ describe('scoped healing, against the simulator', () => {
       '35 restarted 4 Flapping',
       '61 recovered 4 in 40 min',
     ]);
+  });
+});
+
+describe('worker health (KIP-1017), against the simulator', () => {
+  it('a 3.9 worker answering 500 on /health: the cluster row says UNHEALTHY with its message, and its connectors are still read and healed', async () => {
+    const { sim, url } = await startVersion('3.9.0', failing('orders'));
+    sim.health = { status: 500, body: { status: 'unhealthy', message: 'Worker was unable to handle this request and may be unable to handle other requests.' } };
+    const sink = memorySink();
+    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'sick', url }]) }, { requireIngestion: false }), { sink, now: () => at(0) });
+    stops.push(() => monitor.close());
+    const result = await monitor.tick();
+    const cluster = (sink.rows[STATUS_TABLE.stream] ?? []).find((r) => r.RecordType === 'cluster');
+    expect(cluster).toMatchObject({ State: 'UNHEALTHY', Detail: 'GET /health → 500: Worker was unable to handle this request and may be unable to handle other requests.' });
+    expect((sink.rows[STATUS_TABLE.stream] ?? []).filter((r) => r.RecordType === 'task')).toHaveLength(1);
+    expect(sim.restarts.map((r) => r.connector)).toEqual(['orders']);
+    expect(result.snapshots[0]!.error).toBeUndefined();
+    sim.health = { status: 200, body: { status: 'healthy', message: 'ok' } };
+    await monitor.tick();
+    expect((sink.rows[STATUS_TABLE.stream] ?? []).filter((r) => r.RecordType === 'cluster').map((r) => r.State)).toEqual(['UNHEALTHY', 'REACHABLE']);
   });
 });
