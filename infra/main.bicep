@@ -93,6 +93,15 @@ param healFlapCount int = 3
 @minValue(1)
 param healFlapWindowHours int = 24
 
+@description('Optional. A worker with at least this many FAILED tasks (and sickWorkerPercent of its tasks) while the others are healthy is reported sick (SICK_WORKER_MIN_FAILED).')
+@minValue(1)
+param sickWorkerMinFailed int = 3
+
+@description('Optional. The share of a worker\'s tasks, in percent, that must be FAILED for it to be reported sick (SICK_WORKER_PERCENT).')
+@minValue(1)
+@maxValue(100)
+param sickWorkerPercent int = 50
+
 @description('Optional. Node.js version of the Function App.')
 @allowed(['20', '22'])
 param nodeVersion string = '22'
@@ -439,6 +448,8 @@ module functionApp 'modules/function-app.bicep' = {
       HEAL_EXCLUDE: healExclude
       HEAL_FLAP_COUNT: healFlapCount
       HEAL_FLAP_WINDOW_HOURS: healFlapWindowHours
+      SICK_WORKER_MIN_FAILED: sickWorkerMinFailed
+      SICK_WORKER_PERCENT: sickWorkerPercent
     }, references)
   }
   dependsOn: [dnsLinks, vault]

@@ -159,6 +159,17 @@ var monitorRuleSet = [
     dimensions: ['Cluster']
   }
   {
+    ruleId: 'sick-worker'
+    displayName: 'Kafka Connect worker with many failed tasks'
+    description: 'Several FAILED tasks on one worker while the other workers are healthy (SICK_WORKER_MIN_FAILED, SICK_WORKER_PERCENT): look at that host and its log, not at the connectors.'
+    severity: 2
+    window: eventWindow
+    query: '${eventLet}${loadTextContent('../queries/alert-sick-worker.kql')}'
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: ['Cluster', 'WorkerId']
+  }
+  {
     ruleId: 'healer-gave-up'
     displayName: 'Kafka Connect failure the healer will not restart'
     description: 'A connector or task failed in a way a restart cannot fix (non-transient pattern), or used up HEAL_MAX_ATTEMPTS: a human must act.'

@@ -51,6 +51,7 @@ var sections = [
   { title: 'Restart history', file: loadTextContent('../queries/workbook-restart-history.kql'), visualization: 'table' }
   { title: 'Restarts per connector', file: loadTextContent('../queries/workbook-restarts-per-connector.kql'), visualization: 'table' }
   { title: 'Time to recover (7 days)', file: loadTextContent('../queries/workbook-time-to-recover.kql'), visualization: 'table' }
+  { title: 'Sick workers (24 hours)', file: loadTextContent('../queries/workbook-sick-workers.kql'), visualization: 'table' }
 ]
 
 var queryItems = [

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type ParseError, SyntaxKind, createScanner, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
 import { ConfigError } from './errors';
+import { DEFAULT_SICK_WORKER, type SickWorkerPolicy } from './heal/workers';
 import { DEFAULT_FLAP_COUNT, DEFAULT_FLAP_WINDOW_HOURS, type HealPolicy, type NonTransientPattern } from './heal/policy';
 
 /** App settings as the Functions host and the CLI see them: environment variables. */
@@ -55,6 +56,8 @@ export interface MonitorConfig {
   readonly deadlineSeconds: number;
   /** Seconds between ticks of MONITOR_SCHEDULE, when it is a plain every-N schedule. */
   readonly scheduleIntervalSeconds?: number;
+  /** SICK_WORKER_MIN_FAILED and SICK_WORKER_PERCENT. */
+  readonly sickWorker: SickWorkerPolicy;
   /** The cap of the spool of unshipped rows (SPOOL_MAX_MB). */
   readonly spoolMaxBytes: number;
   /** Values that must never appear in a row, log line or message. */
@@ -148,6 +151,11 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
     problems.push(`MONITOR_DEADLINE_SECONDS: ${deadlineSeconds} s is not shorter than the ${interval} s between ticks of MONITOR_SCHEDULE`);
   }
   const spoolMaxMb = integer(settings, 'SPOOL_MAX_MB', 200, 1, problems, 'megabytes');
+  const sickWorker: SickWorkerPolicy = {
+    minFailed: integer(settings, 'SICK_WORKER_MIN_FAILED', DEFAULT_SICK_WORKER.minFailed, 1, problems, 'FAILED tasks on one worker'),
+    minPercent: integer(settings, 'SICK_WORKER_PERCENT', DEFAULT_SICK_WORKER.minPercent, 1, problems, "percent of the worker's tasks"),
+  };
+  if (sickWorker.minPercent > 100) problems.push(`SICK_WORKER_PERCENT: ${sickWorker.minPercent} is over 100`);
 
   // App Service leaves a reference it could not resolve as its literal text: say which one, and why.
   for (const [name, v] of Object.entries(settings)) {
@@ -185,6 +193,7 @@ export function loadConfig(settings: Settings, options: LoadOptions): MonitorCon
     deadlineSeconds,
     ...(interval !== undefined && { scheduleIntervalSeconds: interval }),
     spoolMaxBytes: spoolMaxMb * 1024 * 1024,
+    sickWorker,
     secrets,
     warnings: [...new Set(warnings)],
   };

@@ -67,7 +67,7 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   const rowMemory = new RowMemory(config.scheduleIntervalSeconds !== undefined ? config.scheduleIntervalSeconds * 1000 : undefined);
   return {
     config,
-    tick: (onProgress) => runTick({ clients, healer, now, rowMemory, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }), ...(onProgress && { onProgress }) }),
+    tick: (onProgress) => runTick({ clients, healer, now, rowMemory, sickWorker: config.sickWorker, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }), ...(onProgress && { onProgress }) }),
     look: async (onProgress = () => undefined) => {
       const at = now();
       // The same budget as a tick's Connect work, so that a storage account that never answers cannot hold it.

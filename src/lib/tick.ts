@@ -4,6 +4,7 @@ import type { ConnectClient } from './connect/client';
 import { type ClusterSnapshot, readCluster } from './connect/read';
 import { type Delivery, type DeliveryReport, combine } from './logs/delivery';
 import type { ClusterHealing, Healer } from './heal/healer';
+import { DEFAULT_SICK_WORKER, type SickWorkerPolicy, sickWorkers } from './heal/workers';
 import { FULL_ROWS, type HealingRow, type RowMemory, type StatusRow, type TickStamp, healingRows, monitorRows, statusRows } from './logs/rows';
 import { HEALING_TABLE, STATUS_TABLE } from './logs/schema';
 
@@ -23,6 +24,8 @@ export interface TickDeps {
   readonly rowMemory?: RowMemory;
   /** Told what the tick is doing, for a terminal's progress line. */
   readonly onProgress?: (progress: TickProgress) => void;
+  /** When several failures on one worker make it a sick worker (SICK_WORKER_*). */
+  readonly sickWorker?: SickWorkerPolicy;
 }
 
 /** What a tick is doing, per cluster, as it goes. */
@@ -111,7 +114,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   const memoryPlan = deps.rowMemory?.plan(started);
   const plan = memoryPlan ?? FULL_ROWS;
   const delivery = deps.delivery;
-  const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan));
+  const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan, sickWorkers(s.connectors, deps.sickWorker ?? DEFAULT_SICK_WORKER)));
   if (!delivery && memoryPlan) deps.rowMemory?.commit(memoryPlan);
 
   // What earlier ticks could not ship goes beside this tick's rows, oldest first, starting uploads for a

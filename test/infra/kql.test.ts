@@ -26,7 +26,7 @@ const readmeQueries = [...readme.matchAll(/```kusto\n([\s\S]*?)```/g)].map((m) =
 
 describe('KQL (analyzed by @kusto/language-service-next against tables built from infra/tables.json)', () => {
   it('finds the queries: every alert, the workbook, the DCR transform, and the README', () => {
-    expect(files).toEqual(expect.arrayContaining(['alert-connector-not-running.kql', 'alert-unhealthy-connectors.kql', 'alert-heartbeat.kql', 'alert-cluster-unreachable.kql', 'alert-healer-gave-up.kql', 'alert-flapping.kql', 'alert-worker-unhealthy.kql', 'alert-unassigned.kql', 'dcr-transform.kql']));
+    expect(files).toEqual(expect.arrayContaining(['alert-connector-not-running.kql', 'alert-unhealthy-connectors.kql', 'alert-heartbeat.kql', 'alert-cluster-unreachable.kql', 'alert-healer-gave-up.kql', 'alert-flapping.kql', 'alert-worker-unhealthy.kql', 'alert-sick-worker.kql', 'alert-unassigned.kql', 'dcr-transform.kql']));
     expect(files.filter((f) => f.startsWith('workbook-')).length).toBeGreaterThanOrEqual(4);
     expect(readmeQueries.length).toBeGreaterThanOrEqual(8);
   });

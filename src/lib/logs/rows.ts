@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ClusterSnapshot } from '../connect/read';
 import type { DeliveryReport } from './delivery';
 import type { ClusterHealing } from '../heal/healer';
+import type { SickWorker } from '../heal/workers';
 import { countTasks } from '../connect/status';
 import { MAX_VALUE_BYTES } from './schema';
 import { headBytes, utf8Length } from '../redact';
@@ -12,7 +13,7 @@ export interface StatusRow {
   /** On cluster and monitor rows; connector and task rows join their tick on TimeGenerated and Cluster. */
   CorrelationId?: string;
   Cluster: string;
-  RecordType: 'cluster' | 'connector' | 'task' | 'monitor';
+  RecordType: 'cluster' | 'connector' | 'task' | 'worker' | 'monitor';
   ConnectorName?: string;
   ConnectorType?: string;
   ConnectorClass?: string;
@@ -27,6 +28,7 @@ export interface StatusRow {
   ConnectVersion?: string;
   Detail?: string;
   RowCount?: number;
+  FailedShare?: number;
 }
 
 /** What every row of one tick shares. */
@@ -53,7 +55,7 @@ export const FULL_ROWS: RowPlan = { detail: true, traceIsNew: () => true };
  * The cluster row (with the tick's CorrelationId), then each connector row followed by its task rows.
  * Connector and task rows join their tick on TimeGenerated and Cluster, which they share.
  */
-export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: RowPlan = FULL_ROWS): StatusRow[] {
+export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: RowPlan = FULL_ROWS, sick: readonly SickWorker[] = []): StatusRow[] {
   const base = { TimeGenerated: stamp.timeGenerated, Cluster: snapshot.cluster };
   const rows: StatusRow[] = [
     {
@@ -100,6 +102,19 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: Ro
         ...trace(`t:${t.id}:${c.name}`, t.trace),
       });
     }
+  }
+  // Every tick while it lasts: the alert on it must see it in each window.
+  for (const w of sick) {
+    rows.push({
+      ...base,
+      RecordType: 'worker',
+      State: 'SICK',
+      WorkerId: w.workerId,
+      TasksTotal: w.tasks,
+      TasksFailed: w.failed,
+      FailedShare: w.share,
+      Detail: `${w.failed} of its ${w.tasks} tasks FAILED while the other workers are healthy: look at this worker's host and log`,
+    });
   }
   return rows.map(fitValues);
 }

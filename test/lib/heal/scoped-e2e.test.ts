@@ -118,3 +118,26 @@ describe('worker health (KIP-1017), against the simulator', () => {
     expect((sink.rows[STATUS_TABLE.stream] ?? []).filter((r) => r.RecordType === 'cluster').map((r) => r.State)).toEqual(['UNHEALTHY', 'REACHABLE']);
   });
 });
+
+describe('a sick worker, against the simulator', () => {
+  it('three FAILED tasks on one worker while the other is healthy: a worker row that names it, and none once healed', async () => {
+    const tasks = (worker: string, state: string) => Array.from({ length: 2 }, (_, id) => ({ id, state, workerId: worker, ...(state === 'FAILED' && { trace: TRANSIENT }) }));
+    const { url } = await start(
+      { name: 'a', type: 'sink', config: {}, state: 'RUNNING', workerId: 'w:2', tasks: tasks('10.0.0.2:8083', 'FAILED') },
+      { name: 'b', type: 'sink', config: {}, state: 'RUNNING', workerId: 'w:2', tasks: [...tasks('10.0.0.2:8083', 'FAILED')].slice(0, 1) },
+      { name: 'c', type: 'sink', config: {}, state: 'RUNNING', workerId: 'w:1', tasks: tasks('10.0.0.1:8083', 'RUNNING') },
+    );
+    const sink = memorySink();
+    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'workers', url }]) }, { requireIngestion: false }), { sink, now: () => at(0) });
+    stops.push(() => monitor.close());
+    await monitor.tick();
+    const workerRows = () => (sink.rows[STATUS_TABLE.stream] ?? []).filter((r) => r.RecordType === 'worker');
+    expect(workerRows()).toEqual([
+      expect.objectContaining({ State: 'SICK', WorkerId: '10.0.0.2:8083', TasksTotal: 3, TasksFailed: 3, FailedShare: 1, Detail: "3 of its 3 tasks FAILED while the other workers are healthy: look at this worker's host and log" }),
+    ]);
+    expectRowsFitSchema(sink.rows[STATUS_TABLE.stream] ?? [], STATUS_TABLE.columns);
+    // The restarts healed them (the simulator's restart sets RUNNING): no worker row on the next tick.
+    await monitor.tick();
+    expect(workerRows()).toHaveLength(1);
+  });
+});

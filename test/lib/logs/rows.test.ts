@@ -135,7 +135,7 @@ describe('the table schema (infra/tables.json)', () => {
   it('declares exactly the columns the status row type can carry', () => {
     const keys: Array<keyof StatusRow> = [
       'TimeGenerated', 'CorrelationId', 'Cluster', 'RecordType', 'ConnectorName', 'ConnectorType', 'ConnectorClass', 'TaskId',
-      'State', 'WorkerId', 'Trace', 'TasksTotal', 'TasksRunning', 'TasksFailed', 'TasksMax', 'ConnectVersion', 'Detail', 'RowCount',
+      'State', 'WorkerId', 'Trace', 'TasksTotal', 'TasksRunning', 'TasksFailed', 'TasksMax', 'ConnectVersion', 'Detail', 'RowCount', 'FailedShare',
     ];
     expect(STATUS_TABLE.columns.map((c) => c.name).sort()).toEqual([...keys].sort());
     expect(STATUS_TABLE.stream).toBe('Custom-KafkaConnectStatus');
