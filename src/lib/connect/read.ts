@@ -101,6 +101,8 @@ async function workerHealth(client: ConnectClient, signal?: AbortSignal): Promis
     return undefined;
   } catch (err) {
     if (err instanceof ConnectError && (err.status === 500 || err.status === 503)) return clip(`GET /health → ${err.status}: ${err.detail}`, 300);
+    // Connect holds an unhealthy answer ~10 s: no answer within the timeout is a stuck worker, not a healthy one.
+    if (err instanceof ConnectError && err.kind === 'TIMEOUT') return clip(`GET /health → TIMEOUT: ${err.detail}`, 300);
     return undefined;
   }
 }

@@ -113,6 +113,9 @@ interface HistoryFile {
  * leaves the previous file, never half of one. Changes are merged with what is on disk, as the Table store does.
  */
 export class FileHistoryStore implements HistoryStore {
+  /** One tick saves its clusters in parallel: each save rewrites the whole file, so they take turns. */
+  private saving: Promise<void> = Promise.resolve();
+
   constructor(readonly path: string) {}
 
   /** Whether any run has written a history here yet. */
@@ -128,7 +131,13 @@ export class FileHistoryStore implements HistoryStore {
     return new Map(Object.entries(ownEntry(this.read().clusters, cluster)));
   }
 
-  async save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>): Promise<void> {
+  save(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>): Promise<void> {
+    const turn = this.saving.then(() => this.write(cluster, before, after));
+    this.saving = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async write(cluster: string, before: ReadonlyMap<TargetKey, TargetHistory>, after: ReadonlyMap<TargetKey, TargetHistory>): Promise<void> {
     const file = this.read();
     const disk = new Map(Object.entries(ownEntry(file.clusters, cluster)));
     // Nobody else wrote this target since we read it: ours stands. Otherwise merge, so backoff never shrinks.

@@ -272,3 +272,11 @@ describe('worker health (KIP-1017, GET /health on Connect 3.9+)', () => {
     expect(sim.requests.some((r) => r.path === '/health')).toBe(asked);
   });
 });
+
+it('a 3.9 worker that does not answer /health within the timeout is unhealthy (Connect holds a bad answer ~10 s)', async () => {
+  const { sim, url } = await simulate({ version: '3.9.0' }, connector('a'));
+  sim.inject({ path: '/health', delayMs: 5_000 });
+  const snapshot = await readCluster(client({ url }, { connectMs: 500, headersMs: 500, bodyMs: 500 }), READ);
+  expect(snapshot.connectors.map((c) => c.name)).toEqual(['a']);
+  expect(snapshot.unhealthy).toMatch(/^GET \/health → TIMEOUT: /);
+});

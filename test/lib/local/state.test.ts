@@ -48,6 +48,12 @@ describe('FileHistoryStore', () => {
     expect(Object.fromEntries(await history.load('c'))).toEqual(after);
   });
 
+  it('keeps every cluster when a tick saves several at once (they take turns with the file)', async () => {
+    const { history } = fresh();
+    await Promise.all(['a', 'b', 'c'].map((c, i) => history.save(c, new Map(), map({ [`c:${c}`]: { attempts: i + 1 } }))));
+    for (const [i, c] of ['a', 'b', 'c'].entries()) expect(await history.load(c)).toEqual(map({ [`c:${c}`]: { attempts: i + 1 } }));
+  });
+
   it('refuses a file that is not its own, saying how to start afresh, and never overwrites it', async () => {
     const { history } = fresh();
     writeFileSync(history.path, 'not json');
