@@ -157,7 +157,9 @@ export function truncateTrace(trace: string, maxBytes: number): string {
     .map((line) => `${headWords(line, 300)}\n`)
     .join('');
   const middle = headWords(causes, Math.floor((budget - utf8Length(cause)) / 2));
-  const head = headWords(before, budget - utf8Length(cause) - utf8Length(middle));
+  // A headline cut short gets its line break back in `rest`, one byte more than `middle`: without room for
+  // it the final cut took the last word of the root cause.
+  const head = headWords(before, budget - utf8Length(cause) - utf8Length(middle) - 1);
   // Causes already inside the head need not be repeated.
   const rest = middle
     .split('\n')
