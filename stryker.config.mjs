@@ -1,15 +1,41 @@
 // @ts-check
 /**
  * `npm run mutate`: StrykerJS over the pure core, the code whose every branch is a decision about a
- * customer's connectors or credentials. Not part of .ci/run (minutes, not seconds); run it after changing
- * one of the files below, and before closing an issue that touches them. Incremental: only mutants in
- * changed code (or covered by changed tests) are run again; `npm run mutate -- --force` runs them all.
+ * customer's connectors or credentials. Not part of .ci/run (a full run is about 15 to 30 minutes on 2 cores);
+ * run it after changing one of the files below or their tests, and before closing an issue that touches them.
+ * Incremental: only mutants in changed code (or covered by changed tests) are run again. Static mutants
+ * (module-level constants: the redaction rules, UNADDRESSABLE) are not tracked per test, so their old result
+ * is reused until their file changes: after changing the tests of one, run `npm run mutate -- --force`.
  *
  * src/lib/heal/healer.ts and history.ts are left out: they are I/O (Azure Table Storage, the Connect REST
  * API) and are tested against Azurite, which this run does not start (vitest.mutate.config.mts).
  *
- * Equivalent mutants, left alone (no test can tell them from the original):
- * - (filled in from the run: see the list at the end of this file's header once known)
+ * Equivalent mutants, left alone (no input can tell them from the original):
+ * policy.ts
+ * - targetOf's /^t:(\d+):([\s\S]*)$/ without `$`: `[\s\S]*` runs to the end anyway.
+ * - inWindow's `at !== undefined` → true: Date.parse(undefined) is NaN, never inside the window.
+ * - `oldFlaps ?? []` → ["Stryker was here"]: not a date, filtered out by inWindow.
+ * - `matched ?? trace ?? ''` → "Stryker was here!": only a pattern matching the empty text could tell.
+ * restart.ts
+ * - `blocked.length > 0 ? due.filter(…) : due` → true / `>= 0`: filtering out nothing is the same list.
+ * - the 204 fallback's `r.outcome === 'restarted'` → true: only a restarted call carries a 204.
+ * - describePlan's `!plan || typeof plan !== 'object'` → `&&` / false: a non-object has no `.connector` either.
+ * - short()'s /^\/connectors\/…/ without `^`: every path starts with /connectors/.
+ * workers.ts
+ * - `sick.length === 0 ||` → false: no sick worker maps to the same empty list.
+ * status.ts
+ * - `options.secrets ?? []` → ["Stryker was here"]: it would only scrub that text.
+ * - describe()'s `Array.isArray(value)` → false, and its 'an array' (no coverage): no caller passes an array
+ *   (parseExpanded hands arrays to parseNames, which describes only what is not one).
+ * - rootCause's `lines[0] ?? ''` (no coverage): split always returns a line.
+ * redact.ts
+ * - the default `knownSecrets = []` → ["Stryker was here"] of redact, clip and safeTrace.
+ * - headAtBoundary's `boundary > 0` → `>= 0`: slice(0, 0) is '' either way.
+ * - `'utf8'` → `''` in utf8Length and headBytes: Node's default encoding is UTF-8.
+ * - headBytes's `utf8Length(out) > maxBytes` → false: a decoded prefix is over the budget only through a
+ *   trailing U+FFFD, which the other half of the condition drops.
+ * - safeTrace's `utf8Length(redacted) <= maxBytes` → false / `<`: headBytes returns a text that fits unchanged.
+ * - truncateTrace's `lastCause > 0` → `>= 0`: a Caused by at offset 0 gives causeStart 0, treated as none.
  */
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

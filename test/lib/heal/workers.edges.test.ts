@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import type { ConnectorStatus } from '../../../src/lib/connect/status';
+import { sickWorkers } from '../../../src/lib/heal/workers';
+
+/** The edges of the sick-worker check: each case a behaviour a mutant of src/lib/heal/workers.ts broke unnoticed. */
+describe('sickWorkers', () => {
+  it('lists the sick workers by id, whatever the order they were first seen in', () => {
+    const tasks = (workerId: string, states: string[]) => states.map((state, id) => ({ id, state, workerId }));
+    const connectors: ConnectorStatus[] = [
+      { name: 'a', state: 'RUNNING', tasks: tasks('w3:8083', ['FAILED', 'FAILED', 'FAILED']) },
+      { name: 'b', state: 'RUNNING', tasks: tasks('w1:8083', ['FAILED', 'FAILED', 'FAILED', 'RUNNING']) },
+      { name: 'c', state: 'RUNNING', tasks: tasks('w2:8083', ['RUNNING', 'RUNNING']) },
+    ];
+    expect(sickWorkers(connectors, { minFailed: 3, minPercent: 50 })).toStrictEqual([
+      { workerId: 'w1:8083', tasks: 4, failed: 3, share: 0.75 },
+      { workerId: 'w3:8083', tasks: 3, failed: 3, share: 1 },
+    ]);
+  });
+});
