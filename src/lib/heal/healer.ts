@@ -64,7 +64,7 @@ export class Healer {
   constructor(private readonly options: HealerOptions) {}
 
   /** The AUTO_HEAL that applies to this cluster. */
-  modeOf(cluster: string): AutoHeal {
+  private modeOf(cluster: string): AutoHeal {
     return this.options.clusters?.get(cluster)?.mode ?? this.options.mode;
   }
 

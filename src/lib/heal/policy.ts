@@ -127,7 +127,10 @@ export function decide(input: HealInput): HealPlan {
    */
   const observe = (target: Target, state: string, trace: string | undefined, matched: string | undefined, held?: string, excludedBy?: string) => {
     const key = targetKey(target);
-    const h = input.history.get(key) ?? { attempts: 0 };
+    const known = input.history.get(key);
+    // Nearly every target on every tick: RUNNING, nothing remembered. Nothing to decide, nothing to allocate.
+    if (!known && state === 'RUNNING') return;
+    const h = known ?? { attempts: 0 };
     const { unassignedSince: _u, healthySince: _h, recoveredAt: _r, flaps: oldFlaps, ...rest } = h;
     // Flaps older than the window are forgotten; a recovery is remembered as long as a failure after it would count.
     const flaps = (oldFlaps ?? []).filter(inWindow);

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ConnectorStatus } from '../../../src/lib/connect/status';
 import { type HealPolicy, type TargetHistory, afterRestart, decide, nextAttemptAfter, targetKey, targetOf } from '../../../src/lib/heal/policy';
+import { NOW, TRANSIENT, at, iso } from './fixtures';
 
 /**
  * The edges of the restart policy, one tick at a time with a fixed `now`: each case is a behaviour a mutant
  * of src/lib/heal/policy.ts broke without any other test noticing (npm run mutate).
  */
-const NOW = new Date('2026-11-22T08:00:00.000Z');
-const at = (minutes: number) => new Date(NOW.getTime() + minutes * 60_000);
-const iso = (minutes: number) => at(minutes).toISOString();
 
 const POLICY: HealPolicy = { maxAttempts: 0, backoffCapMinutes: 60, unassignedMinutes: 10, nonTransientPatterns: [{ source: 'ConfigException', regex: /ConfigException/ }] };
-const TRANSIENT = 'org.apache.kafka.connect.errors.ConnectException: Exiting\nCaused by: java.sql.SQLException: Connection refused';
 
 /** Connector `a`, RUNNING, with one task (id 0) in `state`. */
 function taskIn(state: string, trace?: string): ConnectorStatus[] {

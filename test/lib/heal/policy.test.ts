@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_NON_TRANSIENT_PATTERNS } from '../../../src/lib/config';
 import type { ConnectorStatus } from '../../../src/lib/connect/status';
 import {
   type Decision,
-  type HealPolicy,
   type TargetHistory,
   afterRestart,
   backoffMinutes,
@@ -13,18 +11,7 @@ import {
   targetOf,
 } from '../../../src/lib/heal/policy';
 
-const NOW = new Date('2026-11-22T08:00:00.000Z');
-const at = (minutes: number) => new Date(NOW.getTime() + minutes * 60_000);
-const iso = (minutes: number) => at(minutes).toISOString();
-
-const POLICY: HealPolicy = {
-  maxAttempts: 0,
-  backoffCapMinutes: 60,
-  unassignedMinutes: 10,
-  nonTransientPatterns: DEFAULT_NON_TRANSIENT_PATTERNS.map((source) => ({ source, regex: new RegExp(source) })),
-};
-
-const TRANSIENT = 'org.apache.kafka.connect.errors.ConnectException: Exiting\nCaused by: java.sql.SQLException: Connection refused';
+import { NOW, POLICY, TRANSIENT, at, iso } from './fixtures';
 
 function connector(name: string, state: string, tasks: Array<[string, string?]> = [], trace?: string): ConnectorStatus {
   return { name, state, ...(trace && { trace }), tasks: tasks.map(([s, tr], id) => ({ id, state: s, ...(tr && { trace: tr }) })) };

@@ -6,14 +6,12 @@ import { HEALING_TABLE, STATUS_TABLE } from '../../../src/lib/logs/schema';
 import { testStorage } from '../../fakes/azurite';
 import { expectRowsFitSchema } from '../../helpers/schema';
 import { memorySink } from '../../helpers/sinks';
+import { TRANSIENT, at } from './fixtures';
 
 /**
  * Scoped healing, flapping and time to recover end to end: the simulator over HTTP, the history in Azurite,
  * a fresh monitor per tick (as a recycled Functions worker or a cron run would be).
  */
-const T0 = new Date('2026-11-22T08:00:00.000Z');
-const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
-const TRANSIENT = 'org.apache.kafka.connect.errors.ConnectException: Exiting\nCaused by: java.sql.SQLException: Connection refused';
 
 function failing(name: string): SimConnector {
   return { name, type: 'sink', config: {}, state: 'RUNNING', workerId: 'w:1', tasks: [{ id: 0, state: 'FAILED', workerId: 'w:1', trace: TRANSIENT }] };
@@ -54,13 +52,15 @@ describe('scoped healing, against the simulator', () => {
   it('one function: production heals except what HEAL_EXCLUDE and its healExclude name, staging only says what it would do', async () => {
     const prod = await start(failing('orders'), failing('legacy-jdbc'), failing('scratch-1'));
     const staging = await start(failing('orders'));
-    const names = { prod: `prod-${suffix()}`, staging: `staging-${suffix()}` };
+    const frozen = await start(failing('orders'));
+    const names = { prod: `prod-${suffix()}`, staging: `staging-${suffix()}`, frozen: `frozen-${suffix()}` };
     const settings: Settings = {
       AzureWebJobsStorage: testStorage(),
       HEAL_EXCLUDE: '["^legacy-"]',
       KAFKA_CONNECT_CLUSTERS: JSON.stringify([
         { name: names.prod, url: prod.url, healExclude: ['^scratch-'] },
         { name: names.staging, url: staging.url, autoHeal: 'dry-run' },
+        { name: names.frozen, url: frozen.url, autoHeal: 'off' },
       ]),
     };
     const rows = await tick(settings, 0);
@@ -72,6 +72,9 @@ describe('scoped healing, against the simulator', () => {
     ]);
     expect(prod.sim.restarts.map((r) => r.connector)).toEqual(['orders']);
     expect(staging.sim.restarts).toEqual([]);
+    // autoHeal off: no decision, no row, no POST; its status is still read.
+    expect(frozen.sim.restarts).toEqual([]);
+    expect(frozen.sim.requests.filter((r) => r.method === 'GET').length).toBeGreaterThan(0);
   });
 
   it('a task that fails again after every restart is flagged Flapping, keeps backing off, and its recovery is timed', async () => {

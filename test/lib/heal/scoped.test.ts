@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_NON_TRANSIENT_PATTERNS, loadConfig } from '../../../src/lib/config';
+import { loadConfig } from '../../../src/lib/config';
 import type { ConnectorStatus } from '../../../src/lib/connect/status';
 import { ConfigError } from '../../../src/lib/errors';
 import { type HealPolicy, type TargetHistory, afterRestart, decide, targetKey } from '../../../src/lib/heal/policy';
+import { POLICY as BASE_POLICY, NOW, TRANSIENT, at, iso } from './fixtures';
 
 /** Scoped healing, flapping and time to recover: the pure core, one tick at a time, with a fixed clock. */
-const NOW = new Date('2026-11-22T08:00:00.000Z');
-const at = (minutes: number) => new Date(NOW.getTime() + minutes * 60_000);
-const iso = (minutes: number) => at(minutes).toISOString();
-
-const POLICY: HealPolicy = {
-  maxAttempts: 0,
-  backoffCapMinutes: 60,
-  unassignedMinutes: 10,
-  nonTransientPatterns: DEFAULT_NON_TRANSIENT_PATTERNS.map((source) => ({ source, regex: new RegExp(source) })),
-  flapCount: 3,
-  flapWindowHours: 24,
-};
-const TRANSIENT = 'org.apache.kafka.connect.errors.ConnectException: Exiting\nCaused by: java.sql.SQLException: Connection refused';
+const POLICY: HealPolicy = { ...BASE_POLICY, flapCount: 3, flapWindowHours: 24 };
 const pattern = (source: string) => ({ source, regex: new RegExp(source) });
 
 function task(name: string, state: string): ConnectorStatus {
