@@ -10,6 +10,7 @@ import {
   brief,
   createConnector,
   deleteConnectors,
+  failedAgain,
   healingOf,
   newMonitor,
   runOnce,
@@ -77,7 +78,7 @@ describe('healing on the real cluster', () => {
       const mark = logs.mark();
       const expectStarts = async (n: number) => {
         // Connect restarts asynchronously after the 202: wait for the new start and its failure.
-        await statusWhen(cluster, name, (s) => s.tasks[0]?.state === 'FAILED' && logs.taskStarts(mark, name, 0) === n);
+        await failedAgain(cluster, logs, mark, name, 0, n);
         await logs.flush();
         expect(logs.taskStarts(mark, name, 0)).toBe(n);
         expect(logs.posts(mark).filter((p) => p.includes(name))).toEqual(Array.from({ length: n }, () => `/connectors/${name}/restart?includeTasks=true&onlyFailed=true 202`));
@@ -191,7 +192,7 @@ describe('healing on the real cluster', () => {
       expect(brief(r1.healing, [name])).toEqual([`${name}#0 restarted 1`, `${name}#1 deferred-backoff 1`]);
       expect(healingOf(r1, name, 0)).toMatchObject({ HttpStatus: 204, NextAttemptAfter: at(3).toISOString() });
       expect(healingOf(r1, name, 1)).toMatchObject({ NextAttemptAfter: at(2).toISOString() });
-      await statusWhen(cluster, name, (s) => s.tasks.find((t) => t.id === 0)?.state === 'FAILED' && logs.taskStarts(mark, name, 0) === 1);
+      await failedAgain(cluster, logs, mark, name, 0, 1);
       await logs.flush();
       expect(logs.posts(mark).filter((p) => p.includes(name))).toEqual([`/connectors/${name}/tasks/0/restart 204`]);
       expect([logs.taskStarts(mark, name, 0), logs.taskStarts(mark, name, 1)]).toEqual([1, 0]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testConnectCluster } from './harness';
-import { WorkerLogs, brief, createConnector, deleteConnectors, healingOf, runOnce, settingsFor, settled, status, statusWhen, uniqueName } from './support';
+import { WorkerLogs, brief, createConnector, deleteConnectors, failedAgain, healingOf, runOnce, settingsFor, settled, status, statusWhen, uniqueName } from './support';
 
 /**
  * What the monitor must never restart on the real cluster: a failure whose real trace is a ConfigException,
@@ -76,7 +76,7 @@ describe('held back on the real cluster', () => {
         process.stderr.write(`[holdback] minute ${minute}: paused connector's tasks as the tick read them: ${pausedTasks.join(', ')}\n`);
         expect(r.status.find((x) => x.ConnectorName === stopped && x.RecordType === 'connector')).toMatchObject({ State: 'STOPPED', TasksTotal: 0 });
         expect(r.status.filter((x) => x.ConnectorName === stopped && x.RecordType === 'task')).toEqual([]);
-        await statusWhen(cluster, control, (s) => s.tasks.find((t) => t.id === 0)?.state === 'FAILED' && logs.taskStarts(mark, control, 0) === (minute === 0 ? 1 : 2));
+        await failedAgain(cluster, logs, mark, control, 0, minute === 0 ? 1 : 2);
       };
       // A tick at once (the failed task may still show FAILED), and one after the paused connector settled.
       await tick(0);

@@ -77,6 +77,23 @@ export function statusWhen(cluster: ConnectCluster, name: string, ok: (s: Status
   );
 }
 
+/**
+ * Waits until a task has started and failed n times since the mark, and its status shows that failure. The
+ * status API answers from the status topic as the worker reads it back, so right after a restart it can still
+ * show the old FAILED (before RESTARTING arrives): the log line of the nth failure gates the wait, and FAILED
+ * must hold on a second read.
+ */
+export async function failedAgain(cluster: ConnectCluster, logs: WorkerLogs, mark: LogMark, name: string, taskId: number, n: number): Promise<void> {
+  const failed = (s: Status) => s.tasks.find((t) => t.id === taskId)?.state === 'FAILED';
+  for (let read = 0; read < 10; read++) {
+    await statusWhen(cluster, name, (s) => failed(s) && logs.taskStarts(mark, name, taskId) === n && logs.taskFailures(mark, name, taskId) === n);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const again = await status(cluster, name);
+    if (again && failed(again)) return;
+  }
+  throw new Error(`${name}#${taskId} did not stay FAILED after its failure ${n}`);
+}
+
 export const taskStates = (s: Status): string[] => [...s.tasks].sort((a, b) => a.id - b.id).map((t) => t.state);
 /** Every task there (tasksMax of them) and none of them in between states. */
 export const settled = (tasks: number) => (s: Status): boolean =>
@@ -188,6 +205,12 @@ export class WorkerLogs {
   /** Starts of a task (`Creating task name-N`) on any worker since the mark: its first start and every restart. */
   taskStarts(mark: LogMark, connector: string, taskId: number): number {
     const needle = `INFO Creating task ${connector}-${taskId} (`;
+    return this.lines(mark).filter((l) => l.line.includes(needle)).length;
+  }
+
+  /** Failures of a task since the mark: WorkerTask's "Task threw an uncaught and unrecoverable exception" line. */
+  taskFailures(mark: LogMark, connector: string, taskId: number): number {
+    const needle = `{id=${connector}-${taskId}} Task threw an uncaught and unrecoverable exception`;
     return this.lines(mark).filter((l) => l.line.includes(needle)).length;
   }
 

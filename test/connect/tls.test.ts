@@ -6,7 +6,7 @@ import { TableHistoryStore } from '../../src/lib/heal/history';
 import { targetKey } from '../../src/lib/heal/policy';
 import { issueCertificate, makeCertificateAuthority } from '../fakes/tls';
 import { type ConnectCluster, startConnectCluster, testConnectCluster } from './harness';
-import { type Status, WorkerLogs, at, brief, createConnector, healingOf, runOnce, settingsFor, settled, statusWhen, uniqueName } from './support';
+import { type Status, WorkerLogs, at, brief, createConnector, failedAgain, healingOf, runOnce, settingsFor, settled, statusWhen, uniqueName } from './support';
 
 /**
  * The REST listener over https with a private CA and client certificates required (mTLS): a second, small
@@ -70,7 +70,7 @@ describe('Connect REST over https with client certificates (mTLS)', () => {
     expect(healingOf(r0, perm, 0)).toMatchObject({ HttpStatus: 204 });
     expect(healingOf(r0, transient, 0)).toMatchObject({ HttpStatus: 202 });
     await statusWhen(cluster, transient, (s) => s.tasks[0]?.state === 'RUNNING');
-    await statusWhen(cluster, perm, (s) => s.tasks.every((t) => t.state === 'FAILED') && logs.taskStarts(mark, perm, 0) === 1);
+    await failedAgain(cluster, logs, mark, perm, 0, 1);
     await logs.flush();
     expect(logs.posts(mark).sort()).toEqual([`/connectors/${perm}/tasks/0/restart 204`, `/connectors/${transient}/restart?includeTasks=true&onlyFailed=true 202`].sort());
     // The forwarded call reached the owner: it is in the owner's request log with forward=true.
