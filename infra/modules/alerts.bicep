@@ -48,12 +48,20 @@ var healthWindowMinutes = 2 * tickMinutes + latestArrivalMinutes
 var healthRuleWindowMinutes = first(filter(windowSizes, w => w >= max(healthWindowMinutes, frequencyMinutes)))
 // Rules on a presence (a row saying something is wrong): every row falls in the window of some evaluation.
 var eventWindowMinutes = first(filter(windowSizes, w => w >= frequencyMinutes + latestArrivalMinutes))
+// Rules on a state the healer decided (gave up, UNASSIGNED too long, flapping): the state is in the status rows of
+// every tick, the decision only when it changes and at the hourly detail tick (the first tick of each hour). The
+// decision is looked up over two hours, so that one missed detail tick does not close the alert, and a tick more.
+var decisionWindowMinutes = 120 + tickMinutes + latestArrivalMinutes
+var decisionRangeMinutes = first(filter(windowSizes, w => w >= decisionWindowMinutes))
 var frequency = 'PT${frequencyMinutes}M'
 var healthWindow = healthRuleWindowMinutes < 60 ? 'PT${healthRuleWindowMinutes}M' : 'PT${healthRuleWindowMinutes / 60}H'
 var eventWindow = eventWindowMinutes < 60 ? 'PT${eventWindowMinutes}M' : 'PT${eventWindowMinutes / 60}H'
 // The window each query filters on, stated once here.
 var healthLet = 'let window = ${healthWindowMinutes}m;\n'
 var eventLet = 'let window = ${eventWindowMinutes}m;\n'
+var decisionLet = 'let decisions = ${decisionWindowMinutes}m;\n'
+// The time range such a query sees: longer than its windowSize (which still says how long the state must last).
+var decisionRange = 'PT${decisionRangeMinutes / 60}H'
 var ruledConnectors = shape == 'perConnector' ? connectors : []
 var connectorRuleNames = map(ruledConnectors, c => '${namePrefix}-connector-${uniqueString(c.cluster, c.name)}')
 
@@ -118,6 +126,7 @@ var splitRule = shape == 'perClusterSplit' ? [
     severity: 2
     window: healthWindow
     query: '${healthLet}${loadTextContent('../queries/alert-unhealthy-connectors.kql')}'
+    queryTimeRange: null
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster', 'ConnectorName']
@@ -132,6 +141,7 @@ var monitorRuleSet = [
     severity: 1
     window: healthWindow
     query: '${healthLet}${loadTextContent('../queries/alert-heartbeat.kql')}'
+    queryTimeRange: null
     operator: 'LessThan'
     threshold: 1
     dimensions: []
@@ -143,6 +153,7 @@ var monitorRuleSet = [
     severity: 1
     window: eventWindow
     query: '${eventLet}${loadTextContent('../queries/alert-cluster-unreachable.kql')}'
+    queryTimeRange: null
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster']
@@ -154,6 +165,7 @@ var monitorRuleSet = [
     severity: 2
     window: eventWindow
     query: '${eventLet}${loadTextContent('../queries/alert-worker-unhealthy.kql')}'
+    queryTimeRange: null
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster']
@@ -161,10 +173,12 @@ var monitorRuleSet = [
   {
     ruleId: 'sick-worker'
     displayName: 'Kafka Connect worker with many failed tasks'
-    description: 'Several FAILED tasks on one worker while the other workers are healthy (SICK_WORKER_MIN_FAILED, SICK_WORKER_PERCENT): look at that host and its log, not at the connectors.'
+    description: 'Two ticks or more saw several FAILED tasks and connectors on one worker, a larger share than on the others (SICK_WORKER_MIN_FAILED, SICK_WORKER_PERCENT): look at that host and its log, not at the connectors.'
     severity: 2
-    window: eventWindow
-    query: '${eventLet}${loadTextContent('../queries/alert-sick-worker.kql')}'
+    // Two ticks: the window of the rules on an absence, which always holds two.
+    window: healthWindow
+    query: '${healthLet}${loadTextContent('../queries/alert-sick-worker.kql')}'
+    queryTimeRange: null
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster', 'WorkerId']
@@ -175,7 +189,8 @@ var monitorRuleSet = [
     description: 'A connector or task failed in a way a restart cannot fix (non-transient pattern), or used up HEAL_MAX_ATTEMPTS: a human must act.'
     severity: 2
     window: eventWindow
-    query: '${eventLet}${loadTextContent('../queries/alert-healer-gave-up.kql')}'
+    query: '${eventLet}${decisionLet}${loadTextContent('../queries/alert-healer-gave-up.kql')}'
+    queryTimeRange: decisionRange
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster', 'ConnectorName']
@@ -186,7 +201,8 @@ var monitorRuleSet = [
     description: 'A connector or task keeps failing again after it ran again (HEAL_FLAP_COUNT times in HEAL_FLAP_WINDOW_HOURS): restarts heal it, none fixes it. Look at its trace and its dependencies.'
     severity: 2
     window: eventWindow
-    query: '${eventLet}${loadTextContent('../queries/alert-flapping.kql')}'
+    query: '${eventLet}${decisionLet}${loadTextContent('../queries/alert-flapping.kql')}'
+    queryTimeRange: decisionRange
     operator: 'GreaterThan'
     threshold: 0
     // A string dimension, one per connector or task (TaskId alone is empty on a connector's own rows).
@@ -198,7 +214,8 @@ var monitorRuleSet = [
     description: 'A connector or task has been UNASSIGNED for longer than HEAL_UNASSIGNED_MINUTES: no worker picked it up.'
     severity: 2
     window: eventWindow
-    query: '${eventLet}${loadTextContent('../queries/alert-unassigned.kql')}'
+    query: '${eventLet}${decisionLet}${loadTextContent('../queries/alert-unassigned.kql')}'
+    queryTimeRange: decisionRange
     operator: 'GreaterThan'
     threshold: 0
     dimensions: ['Cluster', 'ConnectorName']
@@ -221,6 +238,7 @@ resource monitorRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       scopes: [workspaceResourceId]
       evaluationFrequency: frequency
       windowSize: r.window
+      overrideQueryTimeRange: r.queryTimeRange
       criteria: {
         allOf: [
           {

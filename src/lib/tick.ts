@@ -125,12 +125,15 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   if (delivery) progress({ step: 'shipping', rows: rows.length });
   const shippingStatus = delivery ? delivery.deliver([{ stream: STATUS_TABLE.stream, rows }], shipping) : Promise.resolve(NOTHING);
   const healings = await Promise.all(heals);
-  const healed = healings.flatMap((h) => healingRows(stamp, h));
+  const healed = healings.flatMap((h) => healingRows(stamp, h, plan));
   const status = await shippingStatus;
   const replay = await replaying;
   // The plan's memory (traces sent, the hourly detail) holds only if the rows went out or were kept.
   if (status.dropped.length === 0 && memoryPlan) deps.rowMemory?.commit(memoryPlan);
-  const main = combine(status, delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipping) : NOTHING);
+  const healingReport = delivery ? await delivery.deliver([{ stream: HEALING_TABLE.stream, rows: healed }], shipping) : NOTHING;
+  // The same for the decisions shipped: one lost would otherwise not be said again until the hourly detail.
+  if (healingReport.dropped.length === 0 && memoryPlan) deps.rowMemory?.commitDecisions(memoryPlan);
+  const main = combine(status, healingReport);
   const deadlineReached = connectDeadline.aborted || shipDeadline.aborted;
   const notDone = deadlineReached ? describeNotDone(snapshots, healings, budgetMs) : undefined;
   const own = monitorRows(stamp, combine(replay, main), notDone);

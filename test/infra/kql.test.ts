@@ -15,9 +15,23 @@ const globals = workspace(TABLES);
  */
 function prepared(file: string, text: string): string {
   if (file === 'alert-connector-not-running.kql') return `let window = 15m;\nlet cluster = "east";\nlet connector = "jdbc-sink \\"orders\\"";\n${text}`;
-  if (file.startsWith('alert-')) return `let window = 10m;\n${text}`;
+  if (file.startsWith('alert-')) return `${ruleOf(file).lets.map((l) => LETS[l]).join('')}${text}`;
   if (file.startsWith('workbook-')) return text.replaceAll('{Cluster}', "'east','west'");
   return text;
+}
+
+/** What each `let` variable of alerts.bicep turns into (its value for one schedule; the numbers do not matter here). */
+const LETS: Record<string, string> = { healthLet: 'let window = 17m;\n', eventLet: 'let window = 10m;\n', decisionLet: 'let decisions = 132m;\n' };
+const alertsBicep = readFileSync(join(INFRA, 'modules', 'alerts.bicep'), 'utf8');
+
+/** The rule of alerts.bicep that runs this query file: the `let` lines it prepends and the dimensions it splits by. */
+function ruleOf(file: string): { lets: string[]; dimensions: string[] } {
+  const at = alertsBicep.indexOf(`loadTextContent('../queries/${file}')`);
+  if (at < 0) throw new Error(`${file}: no rule of alerts.bicep loads it`);
+  const line = alertsBicep.slice(alertsBicep.lastIndexOf('\n', at), at);
+  const lets = [...line.matchAll(/\$\{(\w+Let)\}/g)].map((m) => m[1]!);
+  const dimensions = /\n\s+dimensions: \[([^\]]*)\]/.exec(alertsBicep.slice(at))![1]!.split(',').map((d) => d.trim().replace(/'/g, '')).filter(Boolean);
+  return { lets, dimensions };
 }
 
 const files = readdirSync(QUERIES).filter((f) => f.endsWith('.kql')).sort();
@@ -52,6 +66,33 @@ describe('KQL (analyzed by @kusto/language-service-next against tables built fro
     const text = readFileSync(join(QUERIES, file), 'utf8');
     expect(text).toContain('ago(window)');
     expect(errors(text.replace(/let \w+ = [^;]*;/g, ''), globals).join('\n')).toMatch(/window/);
+  });
+
+  it.each(files.filter((f) => f.startsWith('alert-') && f !== 'alert-connector-not-running.kql'))('%s returns the columns its rule splits by', (file) => {
+    const { lets, dimensions } = ruleOf(file);
+    expect(lets.length, file).toBeGreaterThan(0);
+    for (const l of lets) expect(Object.keys(LETS), file).toContain(l);
+    const query = prepared(file, readFileSync(join(QUERIES, file), 'utf8'));
+    if (dimensions.length > 0) expect(errors(`${query.trim()}\n| project ${dimensions.join(', ')}`, globals), file).toEqual([]);
+    // A column it does not return is caught: the check above can fail.
+    expect(errors(`${query.trim()}\n| project NoSuchColumn`, globals).length, file).toBeGreaterThan(0);
+  });
+
+  it('the rules on a healing decision join the state of every tick with the decision looked up over two hours', () => {
+    for (const file of ['alert-healer-gave-up.kql', 'alert-unassigned.kql', 'alert-flapping.kql']) {
+      const text = readFileSync(join(QUERIES, file), 'utf8');
+      expect(ruleOf(file).lets, file).toEqual(['eventLet', 'decisionLet']);
+      expect(text, file).toMatch(/KafkaConnectHealing_CL\n\s+\| where TimeGenerated > ago\(decisions\)/);
+      expect(text, file).toMatch(/KafkaConnect_CL\n\| where TimeGenerated > ago\(window\) and RecordType in \("connector", "task"\)/);
+      expect(text, file).toContain('| join kind=inner');
+    }
+  });
+
+  it('the sick-worker rule pages once two ticks saw the worker sick, over the window that always holds two ticks', () => {
+    expect(ruleOf('alert-sick-worker.kql').lets).toEqual(['healthLet']);
+    const query = readFileSync(join(QUERIES, 'alert-sick-worker.kql'), 'utf8');
+    expect(query).toMatch(/Ticks = dcount\(TimeGenerated\) by Cluster, WorkerId\n\| where Ticks >= 2\n/);
+    expect(alertsBicep).toMatch(/window: healthWindow\n\s+query: '\$\{healthLet\}\$\{loadTextContent\('..\/queries\/alert-sick-worker.kql'\)\}'/);
   });
 
   it('the split rule returns only the connectors to alert on, one row each, with the columns it splits by', () => {

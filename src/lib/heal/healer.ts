@@ -104,6 +104,13 @@ export class Healer {
     const failed = plan.decisions.flatMap((d) => (d.kind === 'recovered' || d.kind === 'unassigned-too-long' ? [] : [d.target]));
     const store = this.options.store;
     const live = mode === 'on';
+    // A worker that says it is unhealthy (KIP-1017) cannot serve a restart: it would wait on the stuck herder,
+    // time out and count. Held, not counted: the next tick asks again.
+    const held: RestartResult[] =
+      live && snapshot.unhealthy
+        ? due.map((target) => ({ target, outcome: 'deferred-unhealthy', counted: false, detail: `not restarted: the worker said it is unhealthy (${snapshot.unhealthy}); a restart would time out` }))
+        : [];
+    if (held.length > 0) due = [];
 
     // Write-ahead: the attempts about to be made, saved first.
     const intent = new Map(plan.history);
@@ -126,6 +133,7 @@ export class Healer {
     const callsBefore = client.requests;
     const postMsBefore = client.postMs;
     const results = [
+      ...held,
       ...unwritten,
       ...(!live
         ? due.map((target): RestartResult => ({ target, outcome: 'dry-run', counted: false, detail: 'AUTO_HEAL=dry-run: nothing was POSTed' }))

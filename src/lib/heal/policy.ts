@@ -170,7 +170,7 @@ export function decide(input: HealInput): HealPlan {
       }
       if (flapping) {
         const d = decisions.pop()!;
-        decisions.push({ ...d, flapping: true, reason: `flapping (failed again after running, ${allFlaps.length} times in ${policy.flapWindowHours ?? DEFAULT_FLAP_WINDOW_HOURS} h): ${d.reason}` });
+        decisions.push({ ...d, flapping: true, reason: `${flapNote(allFlaps.length, policy)}: ${d.reason}` });
       }
       return;
     }
@@ -187,15 +187,19 @@ export function decide(input: HealInput): HealPlan {
         const recoveryMinutes = failedSince ? Math.max(0, Math.round((Date.parse(since) - Date.parse(failedSince)) / MINUTE)) : undefined;
         const restarts = `${h.attempts} restart${h.attempts === 1 ? '' : 's'}`;
         const took = recoveryMinutes !== undefined ? `recovered ${recoveryMinutes} min after it first failed, with ${restarts}` : `recovered with ${restarts}`;
+        const reason =
+          h.attempts === 0
+            ? `RUNNING again without a restart: ${took}`
+            : `RUNNING since ${since}, longer than the ${interval(h.attempts)} min backoff: ${took}; the restart count starts again from 0`;
+        // A flapping target's recovery says so too: the next failure is likely, and its count goes on.
+        const flapped = flaps.length >= flapCount;
         decisions.push({
           kind: 'recovered',
           target,
           attempt: h.attempts,
           ...(recoveryMinutes !== undefined && { recoveryMinutes }),
-          reason:
-            h.attempts === 0
-              ? `RUNNING again without a restart: ${took}`
-              : `RUNNING since ${since}, longer than the ${interval(h.attempts)} min backoff: ${took}; the restart count starts again from 0`,
+          ...(flapped && { flapping: true as const }),
+          reason: flapped ? `${flapNote(flaps.length, policy)}: ${reason}` : reason,
         });
         // Its recovery and flaps are remembered for the flap window; the episode is over.
         next.set(key, { attempts: 0, recoveredAt: nowIso, ...(flaps.length > 0 && { flaps }) });
@@ -227,6 +231,10 @@ export function decide(input: HealInput): HealPlan {
   }
   // Targets no longer observed (connector deleted, fewer tasks) are forgotten with the loop above.
   return { decisions, history: next };
+}
+
+function flapNote(flaps: number, policy: HealPolicy): string {
+  return `flapping (failed again after running, ${flaps} times in ${policy.flapWindowHours ?? DEFAULT_FLAP_WINDOW_HOURS} h)`;
 }
 
 /** The history after a restart call that counts (made, or failed for a reason other than a rebalance). */

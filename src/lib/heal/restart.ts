@@ -5,7 +5,7 @@ import { clip } from '../redact';
 import { type Target, targetKey } from './policy';
 
 /** What became of one restart call. Only `restarted` and `failed` count as an attempt. */
-export type RestartOutcome = 'restarted' | 'failed' | 'deferred-rebalance' | 'deferred-deadline' | 'deferred-history' | 'not-found' | 'unaddressable' | 'dry-run';
+export type RestartOutcome = 'restarted' | 'failed' | 'deferred-rebalance' | 'deferred-deadline' | 'deferred-history' | 'deferred-unhealthy' | 'not-found' | 'unaddressable' | 'dry-run';
 
 export interface RestartResult {
   readonly target: Target;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { ClusterSnapshot } from '../connect/read';
 import type { DeliveryReport } from './delivery';
-import type { ClusterHealing } from '../heal/healer';
+import type { ClusterHealing, HealOutcome } from '../heal/healer';
+import { targetKey } from '../heal/policy';
 import type { SickWorker } from '../heal/workers';
 import { countTasks } from '../connect/status';
 import { MAX_VALUE_BYTES } from './schema';
@@ -40,16 +41,19 @@ export interface TickStamp {
 /**
  * What a tick may leave out, to keep Log Analytics cheap without losing what alerts and the workbook need.
  * A detail tick (the first of each hour, and of each worker) ships everything; the others ship a lean row
- * for a healthy connector, no row for a RUNNING task, and a trace only when it is new.
+ * for a healthy connector, no row for a RUNNING task, a trace only when it is new, and a healing decision
+ * only when it changed (the status rows of a target that is not RUNNING go out every tick regardless).
  */
 export interface RowPlan {
   readonly detail: boolean;
   /** Whether this trace of this target must be shipped (first seen, or changed). */
   readonly traceIsNew: (key: string, trace: string) => boolean;
+  /** Whether this decision about this target must be shipped (first made, or changed). */
+  readonly decisionIsNew: (key: string, decision: string) => boolean;
 }
 
 /** Everything, every time: what a single run (the CLI, a test) ships. */
-export const FULL_ROWS: RowPlan = { detail: true, traceIsNew: () => true };
+export const FULL_ROWS: RowPlan = { detail: true, traceIsNew: () => true, decisionIsNew: () => true };
 
 /**
  * The cluster row (with the tick's CorrelationId), then each connector row followed by its task rows.
@@ -113,25 +117,28 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: Ro
       TasksTotal: w.tasks,
       TasksFailed: w.failed,
       FailedShare: w.share,
-      Detail: `${w.failed} of its ${w.tasks} tasks FAILED while the other workers are healthy: look at this worker's host and log`,
+      Detail: `${w.failed} of the ${w.tasks} tasks and connectors on it FAILED, against ${w.peerFailed} of ${w.peerTasks} on the ${w.peers === 1 ? 'other worker' : `${w.peers} other workers`}: look at this worker's host and log`,
     });
   }
   return rows.map(fitValues);
 }
 
-/**
- * The memory behind a worker's RowPlan: the hour of its last detail tick, and a digest of each trace it
- * shipped (forgotten when the target stops failing, so a new failure ships its trace again).
- */
-/** A RowMemory's plan, carrying what `commit` remembers of it. */
+/** A RowMemory's plan, carrying what `commit` and `commitDecisions` remember of it. */
 export interface MemoryPlan extends RowPlan {
   readonly hour: number;
   readonly seen: ReadonlyMap<string, string>;
+  readonly decided: ReadonlyMap<string, string>;
 }
 
+/**
+ * The memory behind a worker's RowPlan: the hour of its last detail tick, a digest of each trace it shipped,
+ * and the last decision it shipped about each target (both forgotten when the target needs no more, so a new
+ * failure ships its trace and its decision again).
+ */
 export class RowMemory {
   private lastDetailHour: number | undefined;
   private shipped: ReadonlyMap<string, string> = new Map();
+  private decisions: ReadonlyMap<string, string> = new Map();
 
   /**
    * @param intervalMs The schedule's interval, when known: the detail tick is then the first tick of each clock
@@ -147,14 +154,20 @@ export class RowMemory {
     const intoHour = now.getTime() % 3_600_000;
     const detail = this.intervalMs !== undefined ? intoHour < this.intervalMs : hour !== this.lastDetailHour;
     const seen = new Map<string, string>();
+    const decided = new Map<string, string>();
     return {
       detail,
       hour,
       seen,
+      decided,
       traceIsNew: (key, trace) => {
         const digest = createHash('sha1').update(trace).digest('base64');
         seen.set(key, digest);
         return detail || this.shipped.get(key) !== digest;
+      },
+      decisionIsNew: (key, decision) => {
+        decided.set(key, decision);
+        return detail || this.decisions.get(key) !== decision;
       },
     };
   }
@@ -163,6 +176,11 @@ export class RowMemory {
   commit(plan: MemoryPlan): void {
     if (plan.detail) this.lastDetailHour = plan.hour;
     this.shipped = plan.seen;
+  }
+
+  /** Remembers the plan's decisions (only those made this tick), once the healing rows are safe. */
+  commitDecisions(plan: MemoryPlan): void {
+    this.decisions = plan.decided;
   }
 }
 
@@ -204,9 +222,12 @@ export interface HealingRow {
   TimeToRecoverMinutes?: number;
 }
 
-/** One row per healing decision of the tick. */
-export function healingRows(stamp: TickStamp, healing: ClusterHealing): HealingRow[] {
-  return healing.outcomes.map((o) =>
+/**
+ * One row per healing decision of the tick that the plan ships: every restart call Connect answered, and
+ * any other decision when it is new or changed (a target in backoff says so once, then hourly).
+ */
+export function healingRows(stamp: TickStamp, healing: ClusterHealing, plan: RowPlan = FULL_ROWS): HealingRow[] {
+  return healing.outcomes.filter((o) => shipsDecision(healing.cluster, o, plan)).map((o) =>
     fitValues({
       TimeGenerated: stamp.timeGenerated,
       CorrelationId: stamp.correlationId,
@@ -224,6 +245,18 @@ export function healingRows(stamp: TickStamp, healing: ClusterHealing): HealingR
       ...(o.recoveryMinutes !== undefined && { TimeToRecoverMinutes: o.recoveryMinutes }),
     }),
   );
+}
+
+/**
+ * What makes a decision the same as the tick before's: the alerts read the outcome, the attempt, when the next
+ * restart is due, the pattern and the flapping mark; a reason that only counts minutes does not make it new.
+ * A restart call that Connect answered is always on record (an audit of every POST).
+ */
+function shipsDecision(cluster: string, o: HealOutcome, plan: RowPlan): boolean {
+  if (o.action === 'restart' && o.httpStatus !== undefined) return true;
+  const key = o.target ? `${cluster}|${targetKey(o.target)}` : `${cluster}|-|${o.outcome}`;
+  const decision = [o.action, o.outcome, o.attempt, o.nextAttemptAfter, o.pattern, o.flapping, o.httpStatus, o.target ? '' : o.reason].join('|');
+  return plan.decisionIsNew(key, decision);
 }
 
 /** Log Analytics cuts values over 64 KB silently; cut them here instead, visibly and on a character boundary. */

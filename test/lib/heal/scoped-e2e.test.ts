@@ -98,27 +98,34 @@ describe('scoped healing, against the simulator', () => {
       '20 restarted 3',
       '30 deferred-backoff 3 Flapping',
       '35 restarted 4 Flapping',
-      '61 recovered 4 in 40 min',
+      '61 recovered 4 Flapping in 40 min',
     ]);
   });
 });
 
 describe('worker health (KIP-1017), against the simulator', () => {
-  it('a 3.9 worker answering 500 on /health: the cluster row says UNHEALTHY with its message, and its connectors are still read and healed', async () => {
+  it('a 3.9 worker answering 500 on /health: the cluster row says UNHEALTHY with its message, its connectors are still read, and restarts wait until it is healthy', async () => {
     const { sim, url } = await startVersion('3.9.0', failing('orders'));
     sim.health = { status: 500, body: { status: 'unhealthy', message: 'Worker was unable to handle this request and may be unable to handle other requests.' } };
     const sink = memorySink();
-    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'sick', url }]) }, { requireIngestion: false }), { sink, now: () => at(0) });
+    let minute = 0;
+    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'sick', url }]) }, { requireIngestion: false }), { sink, now: () => at(minute) });
     stops.push(() => monitor.close());
     const result = await monitor.tick();
     const cluster = (sink.rows[STATUS_TABLE.stream] ?? []).find((r) => r.RecordType === 'cluster');
     expect(cluster).toMatchObject({ State: 'UNHEALTHY', Detail: 'GET /health → 500: Worker was unable to handle this request and may be unable to handle other requests.' });
     expect((sink.rows[STATUS_TABLE.stream] ?? []).filter((r) => r.RecordType === 'task')).toHaveLength(1);
-    expect(sim.restarts.map((r) => r.connector)).toEqual(['orders']);
     expect(result.snapshots[0]!.error).toBeUndefined();
+    // Held, not counted: a restart would wait on the stuck worker and time out.
+    expect(sim.restarts).toEqual([]);
+    expect(sink.rows[HEALING_TABLE.stream]).toEqual([expect.objectContaining({ ConnectorName: 'orders', TaskId: 0, Action: 'restart', Outcome: 'deferred-unhealthy', Attempt: 1 })]);
+    expect(String(sink.rows[HEALING_TABLE.stream]![0]!.Reason)).toContain('not restarted: the worker said it is unhealthy (GET /health → 500: Worker was unable');
     sim.health = { status: 200, body: { status: 'healthy', message: 'ok' } };
+    minute = 1;
     await monitor.tick();
     expect((sink.rows[STATUS_TABLE.stream] ?? []).filter((r) => r.RecordType === 'cluster').map((r) => r.State)).toEqual(['UNHEALTHY', 'REACHABLE']);
+    expect(sim.restarts.map((r) => r.connector)).toEqual(['orders']);
+    expect(sink.rows[HEALING_TABLE.stream]!.at(-1)).toMatchObject({ Outcome: 'restarted', Attempt: 1 });
   });
 });
 
@@ -126,9 +133,9 @@ describe('a sick worker, against the simulator', () => {
   it('three FAILED tasks on one worker while the other is healthy: a worker row that names it, and none once healed', async () => {
     const tasks = (worker: string, state: string) => Array.from({ length: 2 }, (_, id) => ({ id, state, workerId: worker, ...(state === 'FAILED' && { trace: TRANSIENT }) }));
     const { url } = await start(
-      { name: 'a', type: 'sink', config: {}, state: 'RUNNING', workerId: 'w:2', tasks: tasks('10.0.0.2:8083', 'FAILED') },
-      { name: 'b', type: 'sink', config: {}, state: 'RUNNING', workerId: 'w:2', tasks: [...tasks('10.0.0.2:8083', 'FAILED')].slice(0, 1) },
-      { name: 'c', type: 'sink', config: {}, state: 'RUNNING', workerId: 'w:1', tasks: tasks('10.0.0.1:8083', 'RUNNING') },
+      { name: 'a', type: 'sink', config: {}, state: 'RUNNING', workerId: '10.0.0.2:8083', tasks: tasks('10.0.0.2:8083', 'FAILED') },
+      { name: 'b', type: 'sink', config: {}, state: 'RUNNING', workerId: '10.0.0.2:8083', tasks: [...tasks('10.0.0.2:8083', 'FAILED')].slice(0, 1) },
+      { name: 'c', type: 'sink', config: {}, state: 'RUNNING', workerId: '10.0.0.1:8083', tasks: tasks('10.0.0.1:8083', 'RUNNING') },
     );
     const sink = memorySink();
     const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_CLUSTERS: JSON.stringify([{ name: 'workers', url }]) }, { requireIngestion: false }), { sink, now: () => at(0) });
@@ -136,7 +143,8 @@ describe('a sick worker, against the simulator', () => {
     await monitor.tick();
     const workerRows = () => (sink.rows[STATUS_TABLE.stream] ?? []).filter((r) => r.RecordType === 'worker');
     expect(workerRows()).toEqual([
-      expect.objectContaining({ State: 'SICK', WorkerId: '10.0.0.2:8083', TasksTotal: 3, TasksFailed: 3, FailedShare: 1, Detail: "3 of its 3 tasks FAILED while the other workers are healthy: look at this worker's host and log" }),
+      // Its two connector instances run there too: 3 FAILED of 5.
+      expect.objectContaining({ State: 'SICK', WorkerId: '10.0.0.2:8083', TasksTotal: 5, TasksFailed: 3, FailedShare: 0.6, Detail: "3 of the 5 tasks and connectors on it FAILED, against 0 of 3 on the other worker: look at this worker's host and log" }),
     ]);
     expectRowsFitSchema(sink.rows[STATUS_TABLE.stream] ?? [], STATUS_TABLE.columns);
     // The restarts healed them (the simulator's restart sets RUNNING): no worker row on the next tick.

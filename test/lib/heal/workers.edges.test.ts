@@ -12,8 +12,8 @@ describe('sickWorkers', () => {
       { name: 'c', state: 'RUNNING', tasks: tasks('w2:8083', ['RUNNING', 'RUNNING']) },
     ];
     expect(sickWorkers(connectors, { minFailed: 3, minPercent: 50 })).toStrictEqual([
-      { workerId: 'w1:8083', tasks: 4, failed: 3, share: 0.75 },
-      { workerId: 'w3:8083', tasks: 3, failed: 3, share: 1 },
+      { workerId: 'w1:8083', tasks: 4, failed: 3, share: 0.75, peerTasks: 5, peerFailed: 3, peers: 2 },
+      { workerId: 'w3:8083', tasks: 3, failed: 3, share: 1, peerTasks: 6, peerFailed: 3, peers: 2 },
     ]);
   });
 });

@@ -30,6 +30,19 @@ describe('sickWorkers', () => {
     expect(sickWorkers(cluster(...tasks), DEFAULT_SICK_WORKER).map((w) => [w.workerId, w.tasks, w.failed, w.share])).toEqual(expected);
   });
 
+  it('counts connector instances on their worker too: a FAILED connector is a failure on that host', () => {
+    const connectors: ConnectorStatus[] = [
+      ...['a', 'b', 'c'].map((name): ConnectorStatus => ({ name, state: 'FAILED', workerId: 'w1', tasks: [] })),
+      { name: 'd', state: 'RUNNING', workerId: 'w2', tasks: [{ id: 0, state: 'RUNNING', workerId: 'w2' }, { id: 1, state: 'RUNNING', workerId: 'w1' }] },
+    ];
+    expect(sickWorkers(connectors, DEFAULT_SICK_WORKER)).toEqual([{ workerId: 'w1', tasks: 4, failed: 3, share: 0.75, peerTasks: 2, peerFailed: 0, peers: 1 }]);
+  });
+
+  it('says how the other workers fare, together: not "healthy" when they have failures of their own', () => {
+    const [w1] = sickWorkers(cluster(...repeat(4, 'w1:FAILED'), 'w2:FAILED', ...repeat(3, 'w2:RUNNING'), ...repeat(2, 'w3:FAILED'), ...repeat(2, 'w3:RUNNING')), DEFAULT_SICK_WORKER);
+    expect(w1).toEqual({ workerId: 'w1', tasks: 4, failed: 4, share: 1, peerTasks: 8, peerFailed: 3, peers: 2 });
+  });
+
   it('the thresholds are settings', () => {
     const tasks = cluster(...repeat(2, 'w1:FAILED'), ...repeat(2, 'w1:RUNNING'), ...repeat(4, 'w2:RUNNING'));
     expect(sickWorkers(tasks, { minFailed: 2, minPercent: 50 })).toHaveLength(1);

@@ -13,7 +13,7 @@ const T = stamp.timeGenerated;
 /** A lean tick (not the hour's detail tick) that records which trace keys it was asked about. */
 function leanPlan(): RowPlan & { asked: string[] } {
   const asked: string[] = [];
-  return { detail: false, asked, traceIsNew: (key) => (asked.push(key), true) };
+  return { detail: false, asked, traceIsNew: (key) => (asked.push(key), true), decisionIsNew: () => true };
 }
 
 describe('statusRows', () => {
@@ -48,7 +48,7 @@ describe('statusRows', () => {
   });
 
   it('ships a trace only when the plan says it is new', () => {
-    const plan: RowPlan = { detail: true, traceIsNew: (key) => key === 'east|t:0:a' };
+    const plan: RowPlan = { detail: true, traceIsNew: (key) => key === 'east|t:0:a', decisionIsNew: () => true };
     const rows = statusRows(stamp, { cluster: 'east', connectors: [{ name: 'a', state: 'FAILED', trace: 'c-trace', tasks: [{ id: 0, state: 'FAILED', trace: 't-trace' }] }] });
     expect(rows.map((r) => r.Trace)).toEqual([undefined, 'c-trace', 't-trace']);
     expect(statusRows(stamp, { cluster: 'east', connectors: [{ name: 'a', state: 'FAILED', trace: 'c-trace', tasks: [{ id: 0, state: 'FAILED', trace: 't-trace' }] }] }, plan).map((r) => r.Trace)).toEqual([undefined, undefined, 't-trace']);
@@ -63,12 +63,12 @@ describe('statusRows', () => {
 
   it('writes a row per sick worker, after the connectors, every tick (lean ones too)', () => {
     const rows = statusRows(stamp, { cluster: 'east', connectors: [] }, leanPlan(), [
-      { workerId: 'w1:8083', tasks: 4, failed: 3, share: 0.75 },
-      { workerId: 'w2:8083', tasks: 6, failed: 6, share: 1 },
+      { workerId: 'w1:8083', tasks: 4, failed: 3, share: 0.75, peerTasks: 10, peerFailed: 6, peers: 2 },
+      { workerId: 'w2:8083', tasks: 6, failed: 6, share: 1, peerTasks: 4, peerFailed: 1, peers: 1 },
     ]);
     expect(rows.slice(1)).toStrictEqual([
-      { TimeGenerated: T, Cluster: 'east', RecordType: 'worker', State: 'SICK', WorkerId: 'w1:8083', TasksTotal: 4, TasksFailed: 3, FailedShare: 0.75, Detail: "3 of its 4 tasks FAILED while the other workers are healthy: look at this worker's host and log" },
-      { TimeGenerated: T, Cluster: 'east', RecordType: 'worker', State: 'SICK', WorkerId: 'w2:8083', TasksTotal: 6, TasksFailed: 6, FailedShare: 1, Detail: "6 of its 6 tasks FAILED while the other workers are healthy: look at this worker's host and log" },
+      { TimeGenerated: T, Cluster: 'east', RecordType: 'worker', State: 'SICK', WorkerId: 'w1:8083', TasksTotal: 4, TasksFailed: 3, FailedShare: 0.75, Detail: "3 of the 4 tasks and connectors on it FAILED, against 6 of 10 on the 2 other workers: look at this worker's host and log" },
+      { TimeGenerated: T, Cluster: 'east', RecordType: 'worker', State: 'SICK', WorkerId: 'w2:8083', TasksTotal: 6, TasksFailed: 6, FailedShare: 1, Detail: "6 of the 6 tasks and connectors on it FAILED, against 1 of 4 on the other worker: look at this worker's host and log" },
     ]);
     expectRowsFitSchema(rows);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectError } from '../../../src/lib/errors';
-import { type HealingRow, RowMemory, type StatusRow, fitValues, statusRows } from '../../../src/lib/logs/rows';
+import type { HealOutcome } from '../../../src/lib/heal/healer';
+import { type HealingRow, RowMemory, type StatusRow, fitValues, healingRows, statusRows } from '../../../src/lib/logs/rows';
 import { HEALING_TABLE, MAX_VALUE_BYTES, STATUS_TABLE, TABLES } from '../../../src/lib/logs/schema';
 import { utf8Length } from '../../../src/lib/redact';
 import { expectRowsFitSchema } from '../../helpers/schema';
@@ -128,6 +129,62 @@ describe('lean rows between detail ticks', () => {
       return rows.some((r) => r.Trace === 'boom');
     };
     expect([tick(0, 'boom'), tick(5, 'boom'), tick(10, undefined), tick(15, 'boom')]).toEqual([true, false, false, true]);
+  });
+});
+
+describe('healing rows: a decision ships when it changes, and at the hourly detail tick', () => {
+  const at = (minute: number) => new Date(Date.parse('2026-11-22T08:00:00Z') + minute * 60_000);
+  const FIVE_MINUTES = 300_000;
+  type O = HealOutcome;
+  const wait = (attempt: number, next: string, extra: Partial<O> = {}): O => ({ target: { connector: 'sink', taskId: 1 }, action: 'wait', outcome: 'deferred-backoff', attempt, nextAttemptAfter: next, reason: `waiting after restart ${attempt}`, ...extra });
+  const restart = (attempt: number, httpStatus: number | undefined, outcome = 'restarted'): O => ({ target: { connector: 'sink', taskId: 1 }, action: 'restart', outcome, attempt, reason: 'FAILED: boom', ...(httpStatus !== undefined && { httpStatus }) });
+  const gaveUp = (minutes: number): O => ({ target: { connector: 'src' }, action: 'report', outcome: 'unassigned-too-long', reason: `UNASSIGNED for ${minutes} min` });
+  const storage = (why: string): O => ({ action: 'report', outcome: 'history-unavailable', reason: `restart history unavailable (${why})` });
+
+  /** Ticks every 5 minutes from 08:00; per tick the outcomes decided, and which of them shipped (by index). */
+  it.each<[string, Array<[number, O[]]>, number[][]]>([
+    ['the same backoff decision: once, not again', [[5, [wait(1, 'x')]], [10, [wait(1, 'x')]], [15, [wait(1, 'x')]]], [[0], [], []]],
+    ['the hour\'s detail tick says it again', [[50, [wait(1, 'x')]], [55, [wait(1, 'x')]], [60, [wait(1, 'x')]], [65, [wait(1, 'x')]]], [[0], [], [0], []]],
+    ['a new attempt or a new due time is a new decision', [[5, [wait(1, 'x')]], [10, [wait(2, 'x')]], [15, [wait(2, 'y')]]], [[0], [0], [0]]],
+    ['turning flapping is a new decision', [[5, [wait(3, 'x')]], [10, [wait(3, 'x', { flapping: true })]], [15, [wait(3, 'x', { flapping: true })]]], [[0], [0], []]],
+    ['a reason that only counts minutes is not', [[5, [gaveUp(31)]], [10, [gaveUp(36)]]], [[0], []]],
+    ['every restart call Connect answered ships, even one refused the same way each tick', [[5, [restart(2, 409, 'deferred-rebalance')]], [10, [restart(2, 409, 'deferred-rebalance')]]], [[0], [0]]],
+    ['a dry run, which calls nothing, is a decision like the others', [[5, [restart(1, undefined, 'dry-run')]], [10, [restart(1, undefined, 'dry-run')]]], [[0], []]],
+    ['a target not decided about for a tick is forgotten: its next decision ships', [[5, [wait(1, 'x')]], [10, []], [15, [wait(1, 'x')]]], [[0], [], [0]]],
+    ['a cluster note ships when its reason changes', [[5, [storage('ECONNREFUSED')]], [10, [storage('ECONNREFUSED')]], [15, [storage('403')]]], [[0], [], [0]]],
+    ['two targets, each remembered on its own', [[5, [wait(1, 'x'), gaveUp(31)]], [10, [wait(2, 'x'), gaveUp(36)]]], [[0, 1], [0]]],
+  ])('%s', (_name, ticks, expected) => {
+    const memory = new RowMemory(FIVE_MINUTES);
+    const shipped = ticks.map(([minute, outcomes]) => {
+      const plan = memory.plan(at(minute));
+      const rows = healingRows(stamp, { cluster: 'east', outcomes, restartCalls: 0 }, plan);
+      memory.commitDecisions(plan);
+      return rows.map((r) => outcomes.findIndex((o) => o.reason === r.Reason && o.outcome === r.Outcome && o.attempt === r.Attempt && o.nextAttemptAfter === r.NextAttemptAfter && !!o.flapping === !!r.Flapping));
+    });
+    expect(shipped).toEqual(expected);
+  });
+
+  it('remembers no decision whose rows were not kept: it goes again next tick', () => {
+    const memory = new RowMemory(FIVE_MINUTES);
+    const healing = { cluster: 'east', outcomes: [wait(1, 'x')], restartCalls: 0 };
+    expect(healingRows(stamp, healing, memory.plan(at(5)))).toHaveLength(1); // dropped: no commitDecisions
+    const plan = memory.plan(at(10));
+    expect(healingRows(stamp, healing, plan)).toHaveLength(1);
+    memory.commitDecisions(plan);
+    expect(healingRows(stamp, healing, memory.plan(at(15)))).toHaveLength(0);
+  });
+
+  it('keeps the clusters apart: the same target name on two clusters is two targets', () => {
+    const memory = new RowMemory(FIVE_MINUTES);
+    const plan = memory.plan(at(5));
+    healingRows(stamp, { cluster: 'east', outcomes: [wait(1, 'x')], restartCalls: 0 }, plan);
+    memory.commitDecisions(plan);
+    expect(healingRows(stamp, { cluster: 'west', outcomes: [wait(1, 'x')], restartCalls: 0 }, memory.plan(at(10)))).toHaveLength(1);
+  });
+
+  it('ships everything without a memory (a single run, the CLI)', () => {
+    const healing = { cluster: 'east', outcomes: [wait(1, 'x'), gaveUp(31)], restartCalls: 0 };
+    expect([healingRows(stamp, healing), healingRows(stamp, healing)].map((r) => r.length)).toEqual([2, 2]);
   });
 });
 
