@@ -173,7 +173,7 @@ var monitorRuleSet = [
   {
     ruleId: 'sick-worker'
     displayName: 'Kafka Connect worker with many failed tasks'
-    description: 'Two ticks or more saw several FAILED tasks and connectors on one worker, a larger share than on the others (SICK_WORKER_MIN_FAILED, SICK_WORKER_PERCENT): look at that host and its log, not at the connectors.'
+    description: 'Two ticks or more saw several FAILED tasks on one worker (SICK_WORKER_MIN_FAILED, SICK_WORKER_PERCENT), of more than one connector or of connectors that run fine elsewhere, while the other workers fail half as much or less: look at that host and its log, not at the connectors.'
     severity: 2
     // Two ticks: the window of the rules on an absence, which always holds two.
     window: healthWindow

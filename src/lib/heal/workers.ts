@@ -1,7 +1,7 @@
 import type { ConnectorStatus } from '../connect/status';
 
 /**
- * A sick worker: several failures on one worker while the others are healthy. Restarting its tasks one by one
+ * A sick worker: several failures on one worker while the others fare much better. Restarting its tasks one by one
  * treats the symptoms; the on-call engineer should look at that host. Pure: the status and the thresholds in,
  * the workers to report out.
  */
@@ -16,50 +16,58 @@ export const DEFAULT_SICK_WORKER: SickWorkerPolicy = { minFailed: 3, minPercent:
 
 export interface SickWorker {
   readonly workerId: string;
-  /** Its tasks and connector instances (each runs on one worker, and either can fail there). */
   readonly tasks: number;
   readonly failed: number;
   /** failed / tasks, 0 to 1. */
   readonly share: number;
-  /** The other workers, together: how many of theirs there are, and FAILED (what "healthier" means here). */
+  /** The other workers, together: their tasks, and how many of those FAILED. */
   readonly peerTasks: number;
   readonly peerFailed: number;
   readonly peers: number;
 }
 
+/**
+ * A worker is sick when, besides the thresholds, the failures point at the host rather than at a connector or a
+ * shared dependency: they are not one connector's own (they span two connectors or more, or a failed task's
+ * connector runs fine on another worker), and the other workers fare at least twice as well. A database that is
+ * down fails its connectors' tasks wherever they run, which no host explains.
+ */
 export function sickWorkers(connectors: readonly ConnectorStatus[], policy: SickWorkerPolicy): SickWorker[] {
-  const byWorker = new Map<string, { tasks: number; failed: number }>();
-  const count = (workerId: string | undefined, state: string) => {
-    if (!workerId) return; // UNASSIGNED: on no worker
-    const w = byWorker.get(workerId) ?? { tasks: 0, failed: 0 };
-    w.tasks++;
-    if (state === 'FAILED') w.failed++;
-    byWorker.set(workerId, w);
-  };
+  const byWorker = new Map<string, { tasks: number; failed: number; failedConnectors: Set<string> }>();
+  const runningOn = new Map<string, Set<string>>();
   for (const c of connectors) {
-    count(c.workerId, c.state);
-    for (const t of c.tasks) count(t.workerId, t.state);
+    for (const t of c.tasks) {
+      if (!t.workerId) continue; // UNASSIGNED: on no worker
+      let w = byWorker.get(t.workerId);
+      if (!w) byWorker.set(t.workerId, (w = { tasks: 0, failed: 0, failedConnectors: new Set() }));
+      w.tasks++;
+      if (t.state === 'FAILED') {
+        w.failed++;
+        w.failedConnectors.add(c.name);
+      } else if (t.state === 'RUNNING') {
+        let on = runningOn.get(c.name);
+        if (!on) runningOn.set(c.name, (on = new Set()));
+        on.add(t.workerId);
+      }
+    }
   }
-  const isSick = (w: { tasks: number; failed: number }) => w.failed >= policy.minFailed && (w.failed / w.tasks) * 100 >= policy.minPercent;
-  const sick = [...byWorker].filter(([, w]) => isSick(w));
-  // Every worker failing alike is a shared cause (a database, the brokers), not a host: and one worker alone
-  // has no healthy peers to compare with.
-  if (sick.length === 0 || sick.length === byWorker.size) return [];
   let allTasks = 0;
   let allFailed = 0;
   for (const w of byWorker.values()) {
     allTasks += w.tasks;
     allFailed += w.failed;
   }
-  return sick
-    .map(([workerId, w]) => ({
-      workerId,
-      tasks: w.tasks,
-      failed: w.failed,
-      share: Math.round((w.failed / w.tasks) * 1000) / 1000,
-      peerTasks: allTasks - w.tasks,
-      peerFailed: allFailed - w.failed,
-      peers: byWorker.size - 1,
-    }))
-    .sort((a, b) => a.workerId.localeCompare(b.workerId));
+  const sick: SickWorker[] = [];
+  for (const [workerId, w] of byWorker) {
+    const share = w.failed / w.tasks;
+    if (w.failed < policy.minFailed || share * 100 < policy.minPercent) continue;
+    const elsewhere = (name: string) => [...(runningOn.get(name) ?? [])].some((other) => other !== workerId);
+    if (w.failedConnectors.size < 2 && ![...w.failedConnectors].some(elsewhere)) continue;
+    const peerTasks = allTasks - w.tasks;
+    const peerFailed = allFailed - w.failed;
+    // One worker alone has no peers to compare with.
+    if (peerTasks === 0 || peerFailed / peerTasks > share / 2) continue;
+    sick.push({ workerId, tasks: w.tasks, failed: w.failed, share: Math.round(share * 1000) / 1000, peerTasks, peerFailed, peers: byWorker.size - 1 });
+  }
+  return sick.sort((a, b) => a.workerId.localeCompare(b.workerId));
 }

@@ -117,7 +117,7 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: Ro
       TasksTotal: w.tasks,
       TasksFailed: w.failed,
       FailedShare: w.share,
-      Detail: `${w.failed} of the ${w.tasks} tasks and connectors on it FAILED, against ${w.peerFailed} of ${w.peerTasks} on the ${w.peers === 1 ? 'other worker' : `${w.peers} other workers`}: look at this worker's host and log`,
+      Detail: `${w.failed} of its ${w.tasks} tasks FAILED, against ${w.peerFailed} of ${w.peerTasks} on the ${w.peers === 1 ? 'other worker' : `${w.peers} other workers`}: look at this worker's host and log`,
     });
   }
   return rows.map(fitValues);

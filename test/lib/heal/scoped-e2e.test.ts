@@ -143,8 +143,7 @@ describe('a sick worker, against the simulator', () => {
     await monitor.tick();
     const workerRows = () => (sink.rows[STATUS_TABLE.stream] ?? []).filter((r) => r.RecordType === 'worker');
     expect(workerRows()).toEqual([
-      // Its two connector instances run there too: 3 FAILED of 5.
-      expect.objectContaining({ State: 'SICK', WorkerId: '10.0.0.2:8083', TasksTotal: 5, TasksFailed: 3, FailedShare: 0.6, Detail: "3 of the 5 tasks and connectors on it FAILED, against 0 of 3 on the other worker: look at this worker's host and log" }),
+      expect.objectContaining({ State: 'SICK', WorkerId: '10.0.0.2:8083', TasksTotal: 3, TasksFailed: 3, FailedShare: 1, Detail: "3 of its 3 tasks FAILED, against 0 of 2 on the other worker: look at this worker's host and log" }),
     ]);
     expectRowsFitSchema(sink.rows[STATUS_TABLE.stream] ?? [], STATUS_TABLE.columns);
     // The restarts healed them (the simulator's restart sets RUNNING): no worker row on the next tick.

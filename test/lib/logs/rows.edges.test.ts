@@ -67,8 +67,8 @@ describe('statusRows', () => {
       { workerId: 'w2:8083', tasks: 6, failed: 6, share: 1, peerTasks: 4, peerFailed: 1, peers: 1 },
     ]);
     expect(rows.slice(1)).toStrictEqual([
-      { TimeGenerated: T, Cluster: 'east', RecordType: 'worker', State: 'SICK', WorkerId: 'w1:8083', TasksTotal: 4, TasksFailed: 3, FailedShare: 0.75, Detail: "3 of the 4 tasks and connectors on it FAILED, against 6 of 10 on the 2 other workers: look at this worker's host and log" },
-      { TimeGenerated: T, Cluster: 'east', RecordType: 'worker', State: 'SICK', WorkerId: 'w2:8083', TasksTotal: 6, TasksFailed: 6, FailedShare: 1, Detail: "6 of the 6 tasks and connectors on it FAILED, against 1 of 4 on the other worker: look at this worker's host and log" },
+      { TimeGenerated: T, Cluster: 'east', RecordType: 'worker', State: 'SICK', WorkerId: 'w1:8083', TasksTotal: 4, TasksFailed: 3, FailedShare: 0.75, Detail: "3 of its 4 tasks FAILED, against 6 of 10 on the 2 other workers: look at this worker's host and log" },
+      { TimeGenerated: T, Cluster: 'east', RecordType: 'worker', State: 'SICK', WorkerId: 'w2:8083', TasksTotal: 6, TasksFailed: 6, FailedShare: 1, Detail: "6 of its 6 tasks FAILED, against 1 of 4 on the other worker: look at this worker's host and log" },
     ]);
     expectRowsFitSchema(rows);
   });
