@@ -22,7 +22,7 @@
  * - describePlan's `!plan || typeof plan !== 'object'` → `&&` / false: a non-object has no `.connector` either.
  * - short()'s /^\/connectors\/…/ without `^`: every path starts with /connectors/.
  * workers.ts
- * - `sick.length === 0 ||` → false: no sick worker maps to the same empty list.
+ * - `[...w.failedConnectors].some(elsewhere)` → every: it is asked only when there is one failed connector.
  * status.ts
  * - `options.secrets ?? []` → ["Stryker was here"]: it would only scrub that text.
  * - describe()'s `Array.isArray(value)` → false, and its 'an array' (no coverage): no caller passes an array

@@ -33,6 +33,10 @@ describe('sickWorkers', () => {
     ['the worse of two failing workers, not the other (3/6 and 5/6 beside a healthy one)', [...repeat(2, 'a/w1:FAILED'), 'b/w1:FAILED', ...repeat(3, 'c/w1:RUNNING'), ...repeat(3, 'a/w2:FAILED'), ...repeat(2, 'b/w2:FAILED'), 'c/w2:RUNNING', ...repeat(6, 'c/w3:RUNNING')], [['w2', 6, 5, 0.833]]],
     ['two sick of three', [...repeat(2, 'a/w1:FAILED'), 'b/w1:FAILED', ...repeat(2, 'c/w2:FAILED'), ...repeat(2, 'd/w2:FAILED'), ...healthy('w3', 8)], [['w1', 3, 3, 1], ['w2', 4, 4, 1]]],
     ['UNASSIGNED tasks are on no worker', [...repeat(2, 'a/w1:FAILED'), 'b/w1:FAILED', ...repeat(5, 'u/:UNASSIGNED'), ...healthy('w2')], [['w1', 3, 3, 1]]],
+    ['UNASSIGNED tasks do not make the other workers look healthier', [...repeat(2, 'a/w1:FAILED'), 'b/w1:FAILED', ...repeat(3, 'c/w2:FAILED'), ...repeat(2, 'c/w2:RUNNING'), ...repeat(5, 'u/:UNASSIGNED')], []],
+    ['one connector failing on w1 with no task RUNNING anywhere: its own problem', [...repeat(3, 'a/w1:FAILED'), ...healthy('w2')], []],
+    ['a connector whose other tasks are PAUSED on another worker does not point at w1', [...repeat(3, 'a/w1:FAILED'), ...repeat(2, 'a/w2:PAUSED'), ...healthy('w2')], []],
+    ['a connector RUNNING on w2 and on w1 too still runs elsewhere', [...repeat(3, 'a/w1:FAILED'), 'a/w2:RUNNING', 'a/w1:RUNNING', ...healthy('w2')], [['w1', 4, 3, 0.75]]],
     ['PAUSED is not FAILED', [...repeat(2, 'a/w1:PAUSED'), 'b/w1:PAUSED', ...healthy('w2')], []],
   ])('%s', (_name, tasks, expected) => {
     expect(sickWorkers(cluster(...tasks), DEFAULT_SICK_WORKER).map((w) => [w.workerId, w.tasks, w.failed, w.share])).toEqual(expected);
