@@ -52,11 +52,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Gives `status` its trace as shipped and, hidden (see TaskStatus), as the non-transient patterns see it. */
-function withTrace<T extends object>(status: T, value: unknown, secrets: readonly string[], maxBytes: number): T {
-  if (typeof value !== 'string' || value.length === 0) return status;
-  const out = { ...status, trace: safeTrace(value, maxBytes, secrets) };
-  return Object.defineProperty(out, 'unredactedTrace', { value: truncateTrace(value, maxBytes), enumerable: false });
+function addTrace(status: Mutable<TaskStatus> | Mutable<ConnectorStatus>, value: unknown, secrets: () => readonly string[], maxBytes: number): void {
+  if (typeof value !== 'string' || value.length === 0) return;
+  status.trace = safeTrace(value, maxBytes, secrets());
+  Object.defineProperty(status, 'unredactedTrace', { value: truncateTrace(value, maxBytes), enumerable: false });
 }
 
 /**
@@ -66,14 +68,20 @@ function withTrace<T extends object>(status: T, value: unknown, secrets: readonl
  */
 export function parseConnector(name: string, status: unknown, info: unknown, options: ParseOptions): ConnectorStatus {
   const config = isObject(info) && isObject(info.config) ? info.config : {};
-  const secrets = [...(options.secrets ?? []), ...secretValues(config)];
+  // Only a trace needs them, and most connectors have none: found once, when the first trace asks.
+  let secrets: readonly string[] | undefined;
+  const secretsOf = () => (secrets ??= [...(options.secrets ?? []), ...secretValues(config)]);
   const connectorClass = str(config['connector.class']);
   const tasksMaxNumber = Number(config['tasks.max']);
   const tasksMax = Number.isInteger(tasksMaxNumber) && tasksMaxNumber >= 0 && tasksMaxNumber <= 2_147_483_647 ? tasksMaxNumber : undefined;
-  const common = { name, ...(connectorClass && { connectorClass }), ...(tasksMax !== undefined && { tasksMax }) };
+  // Built by assignment (a 5,000-connector cluster is parsed every tick; spreads cost more than the parse).
+  const connector: Mutable<ConnectorStatus> = { name, state: 'UNKNOWN', tasks: [] };
+  if (connectorClass) connector.connectorClass = connectorClass;
+  if (tasksMax !== undefined) connector.tasksMax = tasksMax;
 
   if (!isObject(status) || !isObject(status.connector)) {
-    return { ...common, state: 'UNKNOWN', tasks: [], detail: 'status response has no "connector" object' };
+    connector.detail = 'status response has no "connector" object';
+    return connector;
   }
   const c = status.connector;
   const tasks: TaskStatus[] = [];
@@ -84,21 +92,22 @@ export function parseConnector(name: string, status: unknown, info: unknown, opt
       malformedTasks++;
       continue;
     }
+    const task: Mutable<TaskStatus> = { id: t.id as number, state: state(t.state) };
     const workerId = str(t.worker_id);
-    tasks.push(withTrace({ id: t.id as number, state: state(t.state), ...(workerId && { workerId }) }, t.trace, secrets, options.maxTraceBytes));
+    if (workerId) task.workerId = workerId;
+    addTrace(task, t.trace, secretsOf, options.maxTraceBytes);
+    tasks.push(task);
   }
   tasks.sort((a, b) => a.id - b.id);
   const type = str(status.type, 20)?.toLowerCase() ?? (isObject(info) ? str(info.type, 20)?.toLowerCase() : undefined);
   const workerId = str(c.worker_id);
-  const connector: ConnectorStatus = {
-    ...common,
-    state: state(c.state),
-    ...(type && { type }),
-    ...(workerId && { workerId }),
-    tasks,
-    ...(malformedTasks > 0 && { detail: `${malformedTasks} task entr${malformedTasks === 1 ? 'y' : 'ies'} without a valid id ignored` }),
-  };
-  return withTrace(connector, c.trace, secrets, options.maxTraceBytes);
+  connector.state = state(c.state);
+  if (type) connector.type = type;
+  if (workerId) connector.workerId = workerId;
+  connector.tasks = tasks;
+  if (malformedTasks > 0) connector.detail = `${malformedTasks} task entr${malformedTasks === 1 ? 'y' : 'ies'} without a valid id ignored`;
+  addTrace(connector, c.trace, secretsOf, options.maxTraceBytes);
+  return connector;
 }
 
 export type ExpandedParse =

@@ -40,12 +40,13 @@ interface RestartCall {
  * the connector instance and each due task on its own, so a target in backoff or held back is not touched.
  */
 export function planCalls(due: readonly Target[], failed: readonly Target[], restartPlan: boolean): RestartCall[] {
-  const byConnector = new Map<string, Target[]>();
-  for (const t of due) byConnector.set(t.connector, [...(byConnector.get(t.connector) ?? []), t]);
+  // Grouped once each, so the plan is linear in the targets (a cluster may have thousands failing).
+  const byConnector = groupByConnector(due);
+  const failedBy = groupByConnector(failed);
   const calls: RestartCall[] = [];
   for (const [connector, targets] of byConnector) {
     const base = connectorPath(connector);
-    const failedHere = failed.filter((t) => t.connector === connector).map(targetKey);
+    const failedHere = (failedBy.get(connector) ?? []).map(targetKey);
     const dueHere = new Set(targets.map(targetKey));
     if (restartPlan && failedHere.length === dueHere.size && failedHere.every((k) => dueHere.has(k))) {
       calls.push({ path: `${base}/restart?includeTasks=true&onlyFailed=true`, targets, plan: true });
@@ -54,6 +55,16 @@ export function planCalls(due: readonly Target[], failed: readonly Target[], res
     for (const t of targets) calls.push({ path: restartPath(t), targets: [t] });
   }
   return calls;
+}
+
+function groupByConnector(targets: readonly Target[]): Map<string, Target[]> {
+  const by = new Map<string, Target[]>();
+  for (const t of targets) {
+    const list = by.get(t.connector);
+    if (list) list.push(t);
+    else by.set(t.connector, [t]);
+  }
+  return by;
 }
 
 function restartPath(t: Target): string {
@@ -67,7 +78,7 @@ export async function restartTargets(client: ConnectClient, due: readonly Target
   // give up on) restarts that never happened.
   const blocked = options.strictPaths ? due.filter((t) => UNADDRESSABLE.test(t.connector)) : [];
   const refused = blocked.map((target): RestartResult => ({ target, outcome: 'unaddressable', counted: false, detail: UNADDRESSABLE_DETAIL }));
-  const calls = planCalls(blocked.length > 0 ? due.filter((t) => !blocked.includes(t)) : due, failed, options.restartPlan);
+  const calls = planCalls(blocked.length > 0 ? due.filter((t) => !UNADDRESSABLE.test(t.connector)) : due, failed, options.restartPlan);
   const results = await mapLimit(calls, options.concurrency, async (call) => {
     const r = await callWithRetry(client, call.path, options);
     if (!(call.plan && r.outcome === 'restarted' && r.httpStatus === 204)) return call.targets.map((target) => ({ target, ...r }));
