@@ -130,5 +130,33 @@ describe('runTick', () => {
     expect(lines).toContain('5 rows for Custom-KafkaConnectStatus dropped: not shipped and no spool configured (AzureWebJobsStorage)');
     expect(lines.join('\n')).not.toContain('spooled for the next tick');
   });
+
+  it('a healing decision whose rows were dropped is shipped again on the next tick, not only at the hour', async () => {
+    const sim = new ConnectSimulator({ version: '3.7.0' }).add(...generatedConnectors(2, 1));
+    // Never restartable: the same skipped-non-transient decision every tick.
+    sim.connectors.get('connector-00000')!.tasks[0] = { id: 0, state: 'FAILED', workerId: 'w:1', trace: 'org.apache.kafka.common.config.ConfigException: Missing required configuration' };
+    const url = await cluster(sim);
+    const shipped = streamSink();
+    let refuse = true;
+    const sink: RowSink = {
+      ship: async (stream, batch) =>
+        refuse && stream === HEALING_TABLE.stream ? { stream, sent: 0, failed: batch.length, failures: [{ rows: batch.length, logs: batch, retryable: false, reason: 'HTTP 400: bad request' }] } : shipped.ship(stream, batch),
+    };
+    let minute = 5;
+    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_URL: url, AUTO_HEAL: 'on', MONITOR_SCHEDULE: '0 */5 * * * *' }, { requireIngestion: false }), {
+      sink,
+      store: new MemoryHistoryStore(),
+      spool: null,
+      now: () => new Date(Date.parse('2026-11-22T08:00:00Z') + minute * 60_000),
+    });
+    stoppers.push(() => monitor.close());
+    expect((await monitor.tick()).healingRows.map((r) => r.Outcome)).toEqual(['skipped-non-transient']); // dropped (400)
+    refuse = false;
+    minute = 10;
+    expect((await monitor.tick()).healingRows.map((r) => r.Outcome)).toEqual(['skipped-non-transient']); // said again
+    minute = 15;
+    expect((await monitor.tick()).healingRows).toEqual([]); // shipped once: not repeated
+    expect((shipped.rows[HEALING_TABLE.stream] ?? []).map((r) => r.TimeGenerated)).toEqual(['2026-11-22T08:10:00.000Z']);
+  });
 });
 
