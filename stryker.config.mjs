@@ -21,6 +21,14 @@
  * - the 204 fallback's `r.outcome === 'restarted'` → true: only a restarted call carries a 204.
  * - describePlan's `!plan || typeof plan !== 'object'` → `&&` / false: a non-object has no `.connector` either.
  * - short()'s /^\/connectors\/…/ without `^`: every path starts with /connectors/.
+ * - planCalls' `failedBy.get(connector) ?? []` → ["Stryker was here"]: the healer's failed list holds every
+ *   due target, so a due connector is always in it.
+ * rows.ts
+ * - fitValues' `value.length * 3 > MAX_VALUE_BYTES` guard (→ true, `>=`, `||`): it only skips counting the
+ *   bytes of a string too short to exceed the limit; the cut is the same.
+ * - shipsDecision's `o.action === 'restart'` → true: only a restart decision carries an HttpStatus.
+ * - the decision signature's '|' separator and the '' standing for a target's reason: any constant gives
+ *   the same equalities.
  * workers.ts
  * - `[...w.failedConnectors].some(elsewhere)` → every: it is asked only when there is one failed connector.
  * status.ts

@@ -182,6 +182,20 @@ describe('healing rows: a decision ships when it changes, and at the hourly deta
     expect(healingRows(stamp, { cluster: 'west', outcomes: [wait(1, 'x')], restartCalls: 0 }, memory.plan(at(10)))).toHaveLength(1);
   });
 
+  it('remembers the cluster notes of two clusters apart', () => {
+    const memory = new RowMemory(FIVE_MINUTES);
+    const tick = (minute: number) => {
+      const plan = memory.plan(at(minute));
+      const rows = [healingRows(stamp, { cluster: 'east', outcomes: [storage('ECONNREFUSED')], restartCalls: 0 }, plan), healingRows(stamp, { cluster: 'west', outcomes: [storage('403')], restartCalls: 0 }, plan)];
+      memory.commitDecisions(plan);
+      return rows.map((r) => r.length);
+    };
+    expect([tick(5), tick(10)]).toEqual([
+      [1, 1],
+      [0, 0],
+    ]);
+  });
+
   it('ships everything without a memory (a single run, the CLI)', () => {
     const healing = { cluster: 'east', outcomes: [wait(1, 'x'), gaveUp(31)], restartCalls: 0 };
     expect([healingRows(stamp, healing), healingRows(stamp, healing)].map((r) => r.length)).toEqual([2, 2]);
