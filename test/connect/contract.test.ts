@@ -81,11 +81,18 @@ function shape(value: unknown, key = ''): unknown {
   return typeof value;
 }
 
+function dropRestartingTraces(plan: Status): void {
+  for (const entry of [plan.connector, ...plan.tasks] as { state: string; trace?: string }[]) if (entry.state === 'RESTARTING') delete entry.trace;
+}
+
 /** What the monitor can tell from one answer: code, content type, and the body's exact error or its shape. */
 function answer(res: RestResponse, opts: { exact?: boolean; unorderedTasks?: boolean } = {}): unknown {
   const type = String(res.headers['content-type'] ?? '').split(';')[0];
   const body = res.json as Record<string, unknown> | undefined;
   const workers = (s: string) => s.replace(/127\.0\.0\.1:\d+/g, 'W');
+  // A RESTARTING entry of a 202 plan carries the trace the status store held when the plan was built; one run
+  // of 3.9.2 showed a task RESTARTING without one (FACTS.md), so the plans are compared without those traces.
+  if (res.status === 202 && body && typeof body === 'object' && 'tasks' in body) dropRestartingTraces(body as unknown as Status);
   let shown: unknown = res.text === '' ? '' : body === undefined ? workers(res.text) : opts.exact ? JSON.parse(workers(res.text)) : shape(body);
   let states: unknown;
   if (!opts.exact && body && typeof body === 'object' && 'tasks' in body) {
