@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RestError, TableClient, type TableEntity, odata } from '@azure/data-tables';
+import { RestError, TableClient, type TableEntity, type TransactionAction, odata } from '@azure/data-tables';
 import type { StorageConfig } from '../config';
 import { mapLimit } from '../concurrency';
 import { createCredential } from '../credential';
@@ -27,7 +27,11 @@ export class MemoryHistoryStore implements HistoryStore {
 
 export const HISTORY_TABLE = 'KafkaConnectRestarts';
 
-interface HistoryEntity {
+/** The most operations one entity-group transaction may hold. */
+const TRANSACTION_MAX = 100;
+
+// A type, not an interface: the SDK's transaction actions want a string-indexed entity.
+type HistoryEntity = {
   partitionKey: string;
   rowKey: string;
   attempts: number;
@@ -40,7 +44,7 @@ interface HistoryEntity {
   flaps?: string;
   /** The target key itself, when the row key had to be shortened (see tableKey). */
   target?: string;
-}
+};
 
 /**
  * The history in Azure Table Storage (the function's own AzureWebJobsStorage account), with optimistic
@@ -110,11 +114,18 @@ export class TableHistoryStore implements HistoryStore {
     const partitionKey = tableKey(cluster);
     const legacy = this.legacy.get(cluster) ?? [];
     const moving = new Set(legacy.map((r) => r.key));
-    const writes: Array<[TargetKey, TargetHistory | undefined]> = [];
+    const writes: Array<[TargetKey, TargetHistory]> = [];
     // A target read from an old row is written under its new key even if nothing changed.
     for (const [key, h] of after) if (moving.has(key) || !sameHistory(before.get(key), h)) writes.push([key, h]);
-    for (const key of before.keys()) if (!after.has(key) && !moving.has(key)) writes.push([key, undefined]);
-    await mapLimit(writes, 16, ([key, h]) => this.write(partitionKey, key, h));
+    const deletes: TargetKey[] = [];
+    for (const key of before.keys()) if (!after.has(key) && !moving.has(key)) deletes.push(key);
+    // One partition per cluster: up to 100 writes go in one entity-group transaction (the service's limit).
+    const groups: Array<typeof writes> = [];
+    for (let i = 0; i < writes.length; i += TRANSACTION_MAX) groups.push(writes.slice(i, i + TRANSACTION_MAX));
+    await mapLimit(groups, 4, (group) => this.writeGroup(partitionKey, group));
+    // A delete in a transaction cannot be made conditional on an ETag (the SDK sends `*`): one call each, so a
+    // restart another writer recorded meanwhile is kept (keepIfNewer).
+    await mapLimit(deletes, 16, (key) => this.write(partitionKey, key, undefined));
     if (legacy.length === 0) return;
     // The old rows stay where they are, unread from now on: deleting one by its key is the very operation the
     // service decodes twice, and `t%3A0%3Aorders` decoded twice is `t:0:orders` — the row just written.
@@ -131,6 +142,31 @@ export class TableHistoryStore implements HistoryStore {
     return this.table;
   }
 
+  /**
+   * Writes a group of targets in one transaction, each create or update conditional as in `write`. One
+   * conflict fails the whole group; then each target is written on its own, and a conflict merged.
+   */
+  private async writeGroup(partitionKey: string, group: ReadonlyArray<readonly [TargetKey, TargetHistory]>): Promise<void> {
+    if (group.length === 1) return this.write(partitionKey, group[0]![0], group[0]![1]);
+    const eks: string[] = [];
+    const actions: TransactionAction[] = group.map(([key, h]) => {
+      const entity = toEntity(partitionKey, key, h);
+      const ek = etagKey(partitionKey, entity.rowKey);
+      eks.push(ek);
+      const etag = this.etags.get(ek);
+      return etag ? ['update', entity, 'Replace', { etag }] : ['create', entity];
+    });
+    try {
+      const res = await this.client.submitTransaction(actions, this.options());
+      // Sub-responses come in the order of the actions.
+      res.subResponses.forEach((r, i) => (r.etag ? this.etags.set(eks[i]!, r.etag) : this.etags.delete(eks[i]!)));
+    } catch (err) {
+      const status = err instanceof RestError ? err.statusCode : undefined;
+      if (status !== 409 && status !== 412 && status !== 404) throw err;
+      await mapLimit(group, 16, ([key, h]) => this.write(partitionKey, key, h));
+    }
+  }
+
   private async write(partitionKey: string, key: TargetKey, wanted: TargetHistory | undefined, tries = 3): Promise<void> {
     const rowKey = tableKey(key);
     const ek = etagKey(partitionKey, rowKey);
@@ -141,8 +177,7 @@ export class TableHistoryStore implements HistoryStore {
         this.etags.delete(ek);
         return;
       }
-      const { flaps, ...fields } = wanted;
-      const entity: TableEntity<HistoryEntity> = { partitionKey, rowKey, ...fields, ...(flaps && { flaps: flaps.join(',') }), ...(rowKey !== encodeKey(key) && { target: key }) };
+      const entity = toEntity(partitionKey, key, wanted);
       const res = etag ? await this.client.updateEntity(entity, 'Replace', { etag, ...this.options() }) : await this.client.createEntity(entity, this.options());
       if (res.etag) this.etags.set(ek, res.etag);
     } catch (err) {
@@ -205,6 +240,12 @@ export function merge(ours: TargetHistory, theirs: TargetHistory | undefined): T
 /** We meant to forget a target; someone else has since recorded a restart of it: keep theirs. */
 export function keepIfNewer(theirs: TargetHistory | undefined): TargetHistory | undefined {
   return theirs && theirs.attempts > 0 && !theirs.healthySince ? theirs : undefined;
+}
+
+function toEntity(partitionKey: string, key: TargetKey, h: TargetHistory): TableEntity<HistoryEntity> {
+  const rowKey = tableKey(key);
+  const { flaps, ...fields } = h;
+  return { partitionKey, rowKey, ...fields, ...(flaps && { flaps: flaps.join(',') }), ...(rowKey !== encodeKey(key) && { target: key }) };
 }
 
 function fromEntity(e: HistoryEntity): TargetHistory {

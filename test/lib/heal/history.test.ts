@@ -8,6 +8,21 @@ import { testStorage } from '../../fakes/azurite';
 const store = () => TableHistoryStore.fromConfig({ kind: 'connection-string', connectionString: testStorage() });
 const unique = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}`;
 
+/** A store whose every request to the Table service is listed (method and path), to count transactions. */
+function counted(): { s: TableHistoryStore; requests: string[] } {
+  const requests: string[] = [];
+  const client = TableClient.fromConnectionString(testStorage(), HISTORY_TABLE, { allowInsecureConnection: true });
+  client.pipeline.addPolicy({
+    name: 'count',
+    sendRequest: (req, next) => {
+      const url = new URL(req.url);
+      if (!url.pathname.endsWith('/Tables')) requests.push(`${req.method} ${decodeURIComponent(url.pathname)}`);
+      return next(req);
+    },
+  });
+  return { s: new TableHistoryStore(client), requests };
+}
+
 describe('TableHistoryStore against Azurite', () => {
   it('creates its table and round-trips the history of one cluster, for any connector name', async () => {
     const cluster = unique('east/prod #1?');
@@ -48,6 +63,56 @@ describe('TableHistoryStore against Azurite', () => {
     await cli.save(cluster, b, new Map([['c:a', { attempts: 3, lastAttempt: '2026-11-22T08:09:00.000Z' }]]));
     await fn.save(cluster, a, new Map());
     expect((await store().load(cluster)).get('c:a')).toEqual({ attempts: 3, lastAttempt: '2026-11-22T08:09:00.000Z' });
+  });
+
+  it('writes a tick of 250 changed targets in 3 transactions, and then only the targets that changed', async () => {
+    const cluster = unique('batched');
+    const { s, requests } = counted();
+    const first = new Map(Array.from({ length: 250 }, (_, i) => [`t:${i % 4}:c${Math.floor(i / 4)}`, { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }] as const));
+    await s.save(cluster, new Map(), first);
+    expect(requests.filter((r) => r.endsWith('$batch'))).toHaveLength(3);
+    expect(await store().load(cluster)).toEqual(first);
+
+    // The ETags the transactions answered let the next save update in one more transaction (a create would
+    // fail with 409 and fall back to one request per target).
+    const loaded = await s.load(cluster);
+    requests.length = 0;
+    const second = new Map(first);
+    for (const key of [...first.keys()].slice(0, 40)) second.set(key, { attempts: 2, lastAttempt: '2026-11-22T08:05:00.000Z' });
+    await s.save(cluster, loaded, second);
+    expect(requests).toEqual([expect.stringMatching(/\$batch$/)]);
+    expect(await store().load(cluster)).toEqual(second);
+  });
+
+  it('falls back to one write per target when another writer changed one target of a transaction, and merges it', async () => {
+    const cluster = unique('batched-conflict');
+    const base = new Map(Array.from({ length: 30 }, (_, i) => [`c:c${i}`, { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }] as const));
+    await store().save(cluster, new Map(), base);
+    const { s: fn, requests } = counted();
+    const cli = store();
+    const seenByFn = await fn.load(cluster);
+    const seenByCli = await cli.load(cluster);
+    await cli.save(cluster, seenByCli, new Map([...base, ['c:c7', { attempts: 5, lastAttempt: '2026-11-22T08:09:00.000Z' }]]));
+    requests.length = 0;
+    const ours = new Map([...base].map(([k]) => [k, { attempts: 2, lastAttempt: '2026-11-22T08:05:00.000Z' }] as const));
+    await fn.save(cluster, seenByFn, ours);
+    const after = await store().load(cluster);
+    expect(after.get('c:c7')).toEqual({ attempts: 5, lastAttempt: '2026-11-22T08:09:00.000Z' });
+    expect(after.get('c:c8')).toEqual({ attempts: 2, lastAttempt: '2026-11-22T08:05:00.000Z' });
+    // The transaction, then one update per target and, for the conflicting one, a read and a second update.
+    expect(requests.filter((r) => r.endsWith('$batch'))).toHaveLength(1);
+    expect(requests.length).toBe(1 + 30 + 2);
+  });
+
+  it('keeps a restart another writer recorded of a target this save forgets (deletes stay conditional)', async () => {
+    const cluster = unique('forget');
+    await store().save(cluster, new Map(), new Map([['c:a', { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }], ['c:b', { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }]]));
+    const fn = store();
+    const cli = store();
+    const seenByFn = await fn.load(cluster);
+    await cli.save(cluster, await cli.load(cluster), new Map([['c:a', { attempts: 2, lastAttempt: '2026-11-22T08:07:00.000Z' }], ['c:b', { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }]]));
+    await fn.save(cluster, seenByFn, new Map());
+    expect(await store().load(cluster)).toEqual(new Map([['c:a', { attempts: 2, lastAttempt: '2026-11-22T08:07:00.000Z' }]]));
   });
 
   it('keeps the larger count and the later restart when merging', () => {
