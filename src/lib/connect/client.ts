@@ -8,12 +8,19 @@ export interface ConnectTimeouts {
   readonly connectMs: number;
   readonly headersMs: number;
   readonly bodyMs: number;
+  /**
+   * The largest response read (default 128 MiB): a proxy that streams garbage must not exhaust the function's
+   * memory. 5,000 simulated connectors expanded are ~4 MB; real configs of 1–3 KB make it several times that.
+   */
+  readonly maxResponseBytes?: number;
 }
 
 export const DEFAULT_TIMEOUTS: ConnectTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 };
 
-/** A proxy that streams garbage must not exhaust the function's memory. 5,000 connectors expanded are ~10 MB. */
 const MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
+
+/** How the detail of a BAD_RESPONSE over the cap begins: the read falls back to one request per connector. */
+export const TOO_LARGE = 'response larger than';
 
 export interface ConnectResponse {
   readonly status: number;
@@ -53,7 +60,7 @@ export class ConnectClient {
       },
       headersTimeout: timeouts.headersMs,
       bodyTimeout: timeouts.bodyMs,
-      maxResponseSize: MAX_RESPONSE_BYTES,
+      maxResponseSize: timeouts.maxResponseBytes ?? MAX_RESPONSE_BYTES,
       connections: 16,
     });
     this.authorization = cluster.username
@@ -207,6 +214,10 @@ function whatToCheck(kind: ConnectFailure, detail: string, cluster: ClusterConfi
   }
 }
 
+function mib(bytes: number): string {
+  return bytes >= 1_048_576 ? `${+(bytes / 1_048_576).toFixed(1)} MiB` : `${+(bytes / 1024).toFixed(1)} KiB`;
+}
+
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|HOSTNAME_MISMATCH)/;
 
 /** Maps undici's and Node's error codes (stable, unlike messages) to a failure an operator can act on. */
@@ -219,7 +230,7 @@ function describeTransportError(err: unknown, timeouts: ConnectTimeouts, gotHead
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return ['TIMEOUT', `no connection within ${timeouts.connectMs / 1000} s`];
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return ['TIMEOUT', `no response within ${timeouts.headersMs / 1000} s`];
   if (code === 'UND_ERR_BODY_TIMEOUT') return ['TIMEOUT', `response body stalled for ${timeouts.bodyMs / 1000} s`];
-  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return ['BAD_RESPONSE', `response larger than ${MAX_RESPONSE_BYTES / 1048576} MiB`];
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return ['BAD_RESPONSE', `${TOO_LARGE} ${mib(timeouts.maxResponseBytes ?? MAX_RESPONSE_BYTES)}`];
   for (const c of [code, causeCode]) {
     if (c === 'ENOTFOUND' || c === 'EAI_AGAIN') return ['DNS_FAILURE', `cannot resolve the host name (${c}); check the URL's host name (in Azure: the private DNS zone and its link to the VNet)`];
     if (TLS_CODES.test(c)) return ['TLS_ERROR', `${c}: ${e.cause?.message ?? message}`];

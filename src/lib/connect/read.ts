@@ -1,7 +1,7 @@
 import { mapLimit } from '../concurrency';
 import { ConnectError, ensureError } from '../errors';
 import { clip } from '../redact';
-import { type ConnectClient, connectorPath } from './client';
+import { type ConnectClient, TOO_LARGE, connectorPath } from './client';
 import { type ConnectorStatus, parseConnector, parseExpanded, parseNames } from './status';
 import { parseKafkaVersion, supportsExpand, supportsHealth } from './version';
 
@@ -59,22 +59,35 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
       return { cluster, ...(version && { version }), ...(warning && { warning }), ...(unhealthy && { unhealthy }) };
     };
 
-    let names: string[];
+    let names: string[] | undefined;
     if (supportsExpand(parseKafkaVersion(version))) {
-      const parsed = parseExpanded(await client.get(EXPANDED_PATH, options.signal), parse);
-      if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', EXPANDED_PATH, parsed.detail, 200);
-      if (parsed.kind === 'expanded') return { ...(await withVersion()), connectors: parsed.connectors, mode: 'expanded' };
-      names = parsed.names; // the version said 2.3+, the answer says otherwise: trust the answer
-    } else {
+      const expanded = await client.get(EXPANDED_PATH, options.signal).catch((err: unknown) => {
+        // Too large to hold (a very large cluster, or large configs): read each status instead of nothing.
+        if (!(err instanceof ConnectError && err.kind === 'BAD_RESPONSE' && err.detail.startsWith(TOO_LARGE))) throw err;
+        warning = [warning, `${err.message}: read one connector at a time`].filter(Boolean).join('; ');
+        return undefined;
+      });
+      if (expanded !== undefined) {
+        const parsed = parseExpanded(expanded, parse);
+        if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', EXPANDED_PATH, parsed.detail, 200);
+        if (parsed.kind === 'expanded') return { ...(await withVersion()), connectors: parsed.connectors, mode: 'expanded' };
+        names = parsed.names; // the version said 2.3+, the answer says otherwise: trust the answer
+      }
+    }
+    if (names === undefined) {
       const parsed = parseNames(await client.get('/connectors', options.signal));
       if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', '/connectors', parsed.detail, 200);
       names = parsed.names;
     }
 
-    const connectors = await mapLimit(names, options.concurrency ?? 8, async (name) => {
+    // A cluster too large to read at once is read with all the connections the client keeps.
+    const concurrency = options.concurrency ?? (warning?.includes(TOO_LARGE) ? 16 : 8);
+    const connectors = await mapLimit(names, concurrency, async (name) => {
       try {
         const status = await client.get(`${connectorPath(name)}/status`, options.signal);
-        return parseConnector(name, status, undefined, parse);
+        // A trace is redacted with the connector's config values too: its config is read only then.
+        const info = hasTrace(status) ? await client.get(connectorPath(name), options.signal).catch(() => undefined) : undefined;
+        return parseConnector(name, status, info, parse);
       } catch (err) {
         // Deleted between the list and its status: gone, not broken.
         if (err instanceof ConnectError && err.kind === 'NOT_FOUND') return undefined;
@@ -88,6 +101,11 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
     const error = err instanceof ConnectError ? err : new ConnectError(cluster, 'BAD_RESPONSE', 'GET', '/', clip(ensureError(err).message, 300, parse.secrets));
     return { cluster, ...(version && { version }), connectors: [], error };
   }
+}
+
+function hasTrace(status: unknown): boolean {
+  const s = status as { connector?: { trace?: unknown }; tasks?: unknown } | null;
+  return typeof s?.connector?.trace === 'string' || (Array.isArray(s?.tasks) && s.tasks.some((t: { trace?: unknown } | null) => typeof t?.trace === 'string'));
 }
 
 /**

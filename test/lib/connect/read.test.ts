@@ -128,6 +128,24 @@ describe('readCluster against the Connect simulator', () => {
     expect(snapshot.connectors[1]?.detail).toBe('test: GET /connectors/broken/status → 500 SERVER_ERROR: Request timed out');
   });
 
+  it('an expanded answer over the response cap is read one connector at a time, with a warning, instead of not at all', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => connector(`big-${i}`));
+    const failing = connector('failing', { tasks: [{ id: 0, state: 'FAILED', workerId: 'w1:8083', trace: 'java.sql.SQLException: login failed for CANARY-db-pw\n\tat a.B(B.java:1)' }] });
+    const { sim, url } = await simulate({ version: '3.7.0' }, ...many, failing);
+    const snapshot = await readCluster(client({ url }, { ...FAST, maxResponseBytes: 8 * 1024 }), READ);
+    expect(snapshot.error).toBeUndefined();
+    expect(snapshot.mode).toBe('per-connector');
+    expect(snapshot.warning).toBe('test: GET /connectors?expand=status&expand=info → 200 BAD_RESPONSE: response larger than 8 KiB: read one connector at a time');
+    expect(snapshot.connectors).toHaveLength(41);
+    // Its config is read for the connector with a trace alone, and the trace is redacted with its values.
+    const failed = snapshot.connectors.find((c) => c.name === 'failing')!;
+    expect(failed.tasks[0]).toMatchObject({ state: 'FAILED' });
+    expect(failed.tasks[0]!.trace).not.toContain('CANARY');
+    expect(failed.connectorClass).toBe('com.example.Sink');
+    expect(sim.requests.filter((r) => /^\/connectors\/[^/]+$/.test(r.path)).map((r) => r.path)).toEqual(['/connectors/failing']);
+    expect(sim.requests.filter((r) => r.path.endsWith('/status'))).toHaveLength(41);
+  });
+
   it('falls back when a server claiming 2.3+ answers the plain name list', async () => {
     const { url } = await simulate({ version: '2.2.0' }, connector('a'));
     const sim2 = new ConnectSimulator({ version: '2.2.0' }).add(connector('a'));
