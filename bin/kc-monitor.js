@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 'use strict';
-// Thin launcher: the CLI is TypeScript bundled into dist/cli/ by `npm run build` (one file loads faster).
-let cli;
+// Thin launcher: the CLI is TypeScript bundled into dist/cli/ by `npm run build`: a small entry that answers
+// --help, and the CLI it loads for every command.
 try {
-  cli = require('../dist/cli/kc-monitor.js');
+  require('../dist/cli/entry.js').run();
 } catch (err) {
-  if (err && err.code === 'MODULE_NOT_FOUND' && String(err.message).includes('kc-monitor.js')) {
+  if (err && err.code === 'MODULE_NOT_FOUND' && /entry\.js|kc-monitor\.js/.test(String(err.message))) {
     process.stderr.write('kc-monitor: not built yet; run `npm run build` first\n');
     process.exit(1);
   }
   throw err;
 }
-cli.run();

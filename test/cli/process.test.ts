@@ -24,17 +24,21 @@ beforeAll(async () => {
   // As `npm run build` does: tsc to CommonJS first, so that packages resolve to their require() builds, then one bundle.
   const compiled = join(home, 'tsc');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--outDir', compiled]);
-  await build({
-    entryPoints: [join(compiled, 'src', 'cli', 'kc-monitor.js')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
-    nodePaths: [join(process.cwd(), 'node_modules')],
-    outfile: join(home, 'dist', 'cli', 'kc-monitor.js'),
-    logLevel: 'warning',
-  });
+  const bundle = (name: string, external: string[] = []) =>
+    build({
+      entryPoints: [join(compiled, 'src', 'cli', `${name}.js`)],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
+      nodePaths: [join(process.cwd(), 'node_modules')],
+      external,
+      outfile: join(home, 'dist', 'cli', `${name}.js`),
+      logLevel: 'warning',
+    });
+  // The small entry that answers --help, and the CLI it loads for a command.
+  await Promise.all([bundle('entry', ['./kc-monitor.js']), bundle('kc-monitor')]);
   launcher = join(home, 'bin', 'kc-monitor.js');
 }, 60_000);
 
@@ -123,6 +127,18 @@ async function blackHole(): Promise<string> {
 }
 
 describe('kc-monitor, spawned', () => {
+  it('--help is answered by the small entry without loading the CLI bundle, and says what the CLI says', async () => {
+    const entry = join(home, 'dist', 'cli', 'entry.js');
+    const probe = `process.argv = [process.execPath, 'kc-monitor', '--help']; require(${JSON.stringify(entry)}).run(); process.stderr.write(String(Object.keys(require.cache).some((f) => f.endsWith('kc-monitor.js'))))`;
+    const alone = await collect(spawn(process.execPath, ['-e', probe], { env: baseEnv({}), cwd: home }));
+    expect(alone.stderr).toBe('false');
+    expect(alone.stdout).toMatch(/^Usage: kc-monitor <command>/);
+    // With another flag the CLI itself answers: the same text.
+    const full = await kcMonitor(['--help', '--wide']);
+    expect(full.code).toBe(0);
+    expect(full.stdout).toBe(alone.stdout);
+  });
+
   it('two overlapping `once` runs on one state directory restart each failed task once', async () => {
     const { sim, url } = await simulator(failing());
     const state = mkdtempSync(join(tmpdir(), 'kc-proc-cron-'));

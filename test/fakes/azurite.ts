@@ -23,7 +23,8 @@ export async function startAzurite(): Promise<Azurite> {
   const [blobPort, queuePort, port] = [await freePort(), await freePort(), await freePort()];
   // In memory, but Azurite still writes a debug log to its working directory: give it a throwaway one.
   const workspace = mkdtempSync(join(tmpdir(), 'kc-monitor-azurite-'));
-  const main = createRequire(import.meta.url).resolve('azurite/dist/src/azurite.js');
+  // From the project root, so that the bench's CommonJS bundle (no import.meta there) finds it as vitest does.
+  const main = createRequire(join(process.cwd(), 'package.json')).resolve('azurite/dist/src/azurite.js');
   const keys = ACCOUNTS.map(() => randomBytes(64).toString('base64'));
   const child: ChildProcess = spawn(
     process.execPath,

@@ -68,7 +68,7 @@ describe('TableHistoryStore against Azurite', () => {
   it('writes a tick of 250 changed targets in 3 transactions, and then only the targets that changed', async () => {
     const cluster = unique('batched');
     const { s, requests } = counted();
-    const first = new Map(Array.from({ length: 250 }, (_, i) => [`t:${i % 4}:c${Math.floor(i / 4)}`, { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }] as const));
+    const first = new Map<string, TargetHistory>(Array.from({ length: 250 }, (_, i) => [`t:${i % 4}:c${Math.floor(i / 4)}`, { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }]));
     await s.save(cluster, new Map(), first);
     expect(requests.filter((r) => r.endsWith('$batch'))).toHaveLength(3);
     expect(await store().load(cluster)).toEqual(first);
@@ -86,7 +86,7 @@ describe('TableHistoryStore against Azurite', () => {
 
   it('falls back to one write per target when another writer changed one target of a transaction, and merges it', async () => {
     const cluster = unique('batched-conflict');
-    const base = new Map(Array.from({ length: 30 }, (_, i) => [`c:c${i}`, { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }] as const));
+    const base = new Map<string, TargetHistory>(Array.from({ length: 30 }, (_, i) => [`c:c${i}`, { attempts: 1, lastAttempt: '2026-11-22T08:00:00.000Z' }]));
     await store().save(cluster, new Map(), base);
     const { s: fn, requests } = counted();
     const cli = store();
@@ -94,7 +94,7 @@ describe('TableHistoryStore against Azurite', () => {
     const seenByCli = await cli.load(cluster);
     await cli.save(cluster, seenByCli, new Map([...base, ['c:c7', { attempts: 5, lastAttempt: '2026-11-22T08:09:00.000Z' }]]));
     requests.length = 0;
-    const ours = new Map([...base].map(([k]) => [k, { attempts: 2, lastAttempt: '2026-11-22T08:05:00.000Z' }] as const));
+    const ours = new Map<string, TargetHistory>([...base].map(([k]) => [k, { attempts: 2, lastAttempt: '2026-11-22T08:05:00.000Z' }]));
     await fn.save(cluster, seenByFn, ours);
     const after = await store().load(cluster);
     expect(after.get('c:c7')).toEqual({ attempts: 5, lastAttempt: '2026-11-22T08:09:00.000Z' });

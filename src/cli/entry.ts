@@ -1,0 +1,15 @@
+/**
+ * What bin/kc-monitor.js loads: answers `--help` without loading the CLI and the SDKs it bundles (most of a
+ * start), and hands every command to the CLI (dist/cli/kc-monitor.js, a bundle of its own).
+ */
+import { USAGE } from './usage';
+
+export function run(): void {
+  const args = process.argv.slice(2);
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h' || args[0] === 'help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when a command runs
+  (require('./kc-monitor.js') as typeof import('./kc-monitor.js')).run();
+}
