@@ -86,9 +86,12 @@ function headAtBoundary(text: string, maxChars: number): string {
  * still catch `password=…` wherever it appears).
  */
 export function secretValues(config: Readonly<Record<string, unknown>>): string[] {
-  return Object.entries(config)
-    .filter(([key, v]) => typeof v === 'string' && SECRET_KEY.test(key) && !v.startsWith('${') && isDistinctive(v))
-    .map(([, v]) => v as string);
+  return secretEntries(config).map(([, v]) => v);
+}
+
+/** The config entries whose values `secretValues` takes. */
+export function secretEntries(config: Readonly<Record<string, unknown>>): Array<[string, string]> {
+  return Object.entries(config).filter((e): e is [string, string] => typeof e[1] === 'string' && SECRET_KEY.test(e[0]) && !e[1].startsWith('${') && isDistinctive(e[1]));
 }
 
 /** Long enough and irregular enough that finding it in a trace means it is the secret, not a word. */

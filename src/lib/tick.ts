@@ -101,7 +101,10 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   // Each cluster is healed as soon as it is read (a slow cluster holds up no other's restarts), and the status
   // rows go out as soon as every cluster is read, while the restarts are still running.
   const progress = deps.onProgress ?? (() => undefined);
-  const reads = deps.clients.map((client) => readWithProgress(client, { maxTraceBytes, signal: connectDeadline }, progress));
+  // The plan first: only its detail tick needs every connector's config (`expand=info`).
+  const memoryPlan = deps.rowMemory?.plan(started);
+  const plan = memoryPlan ?? FULL_ROWS;
+  const reads = deps.clients.map((client) => readWithProgress(client, { maxTraceBytes, signal: connectDeadline, withInfo: plan.detail }, progress));
   const heals = deps.clients.map(async (client, i): Promise<ClusterHealing> => {
     const snapshot = await reads[i]!;
     if (!deps.healer) return { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };
@@ -111,8 +114,6 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
     return healing;
   });
   const snapshots = await Promise.all(reads);
-  const memoryPlan = deps.rowMemory?.plan(started);
-  const plan = memoryPlan ?? FULL_ROWS;
   const delivery = deps.delivery;
   const rows = snapshots.flatMap((s) => statusRows(stamp, s, plan, sickWorkers(s.connectors, deps.sickWorker ?? DEFAULT_SICK_WORKER)));
   if (!delivery && memoryPlan) deps.rowMemory?.commit(memoryPlan);

@@ -131,6 +131,33 @@ describe('runTick', () => {
     expect(lines.join('\n')).not.toContain('spooled for the next tick');
   });
 
+  it('reads expand=info on the hourly detail tick only; the lean ticks between read the status alone, with the same rows', async () => {
+    const sim = new ConnectSimulator({ version: '3.7.0' }).add(...generatedConnectors(20, 2, 7, true));
+    const url = await cluster(sim);
+    let minute = 0;
+    const monitor = createMonitor(loadConfig({ KAFKA_CONNECT_URL: url, AUTO_HEAL: 'off', MONITOR_SCHEDULE: '0 */5 * * * *' }, { requireIngestion: false }), {
+      sink: streamSink(),
+      store: new MemoryHistoryStore(),
+      spool: null,
+      now: () => new Date(Date.parse('2026-11-22T08:00:00Z') + minute * 60_000),
+    });
+    stoppers.push(() => monitor.close());
+    const listings = () => sim.requests.splice(0).map((r) => r.path).filter((p) => p.startsWith('/connectors?'));
+    const detail = await monitor.tick();
+    expect(listings()).toEqual(['/connectors?expand=status&expand=info']);
+    minute = 5;
+    const lean = await monitor.tick();
+    expect(listings()).toEqual(['/connectors?expand=status']);
+    // A failing connector's row carries its class and tasks.max on a lean tick too.
+    const failed = (rows: typeof lean.rows) => rows.filter((r) => r.RecordType === 'connector' && r.TasksFailed !== 0).map(({ TimeGenerated, ...r }) => r);
+    expect(failed(lean.rows).length).toBeGreaterThan(0);
+    for (const row of failed(lean.rows)) expect(row).toMatchObject({ ConnectorClass: expect.any(String), TasksMax: 2 });
+    expect(failed(lean.rows)).toEqual(failed(detail.rows));
+    minute = 60;
+    await monitor.tick();
+    expect(listings()).toEqual(['/connectors?expand=status&expand=info']);
+  });
+
   it('a healing decision whose rows were dropped is shipped again on the next tick, not only at the hour', async () => {
     const sim = new ConnectSimulator({ version: '3.7.0' }).add(...generatedConnectors(2, 1));
     // Never restartable: the same skipped-non-transient decision every tick.

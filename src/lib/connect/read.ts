@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { mapLimit } from '../concurrency';
 import { ConnectError, ensureError } from '../errors';
-import { clip } from '../redact';
+import { clip, secretEntries } from '../redact';
 import { type ConnectClient, TOO_LARGE, connectorPath } from './client';
 import { type ConnectorStatus, parseConnector, parseExpanded, parseNames } from './status';
 import { parseKafkaVersion, supportsExpand, supportsHealth } from './version';
@@ -21,12 +22,32 @@ export interface ClusterSnapshot {
 
 export interface ReadOptions {
   readonly maxTraceBytes: number;
+  /**
+   * False on a lean tick: the status is read without `expand=info` (about half the bytes), each connector's
+   * config taken from the last read that had it — unless the connector shows a trace that read did not see,
+   * or is unhealthy and unknown to it; then its config is read again (see withRememberedInfo).
+   */
+  readonly withInfo?: boolean;
   /** In-flight status requests per cluster on Connect < 2.3. */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
 }
 
 const EXPANDED_PATH = '/connectors?expand=status&expand=info';
+const STATUS_PATH = '/connectors?expand=status';
+/** More connectors than this needing their config on a lean tick: one read with `expand=info` instead. */
+const INFO_READS_MAX = 32;
+
+/**
+ * Per connector, what a lean tick needs of its ConnectorInfo — the type, `connector.class`, `tasks.max` and
+ * the config values a trace is redacted of — and the traces it was read beside. Kept per client (a cluster)
+ * from one read with `expand=info` to the next (the hourly detail tick).
+ */
+interface RememberedInfo {
+  readonly info: unknown;
+  readonly traces: string;
+}
+const remembered = new WeakMap<ConnectClient, Map<string, RememberedInfo>>();
 
 /** Failures of `GET /` after which the status is still worth reading. */
 const VERSION_OPTIONAL = new Set(['NOT_FOUND', 'SERVER_ERROR', 'BAD_RESPONSE', 'CONFLICT']);
@@ -61,16 +82,27 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
 
     let names: string[] | undefined;
     if (supportsExpand(parseKafkaVersion(version))) {
-      const expanded = await client.get(EXPANDED_PATH, options.signal).catch((err: unknown) => {
+      const memory = options.withInfo === false ? remembered.get(client) : undefined;
+      const path = memory ? STATUS_PATH : EXPANDED_PATH;
+      let expanded = await client.get(path, options.signal).catch((err: unknown) => {
         // Too large to hold (a very large cluster, or large configs): read each status instead of nothing.
         if (!(err instanceof ConnectError && err.kind === 'BAD_RESPONSE' && err.detail.startsWith(TOO_LARGE))) throw err;
         warning = [warning, `${err.message}: read one connector at a time`].filter(Boolean).join('; ');
         return undefined;
       });
+      let withInfo = !memory;
+      if (expanded !== undefined && memory) {
+        const filled = await withRememberedInfo(client, expanded, memory, options.signal);
+        withInfo = filled !== expanded;
+        expanded = filled;
+      }
       if (expanded !== undefined) {
         const parsed = parseExpanded(expanded, parse);
-        if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', EXPANDED_PATH, parsed.detail, 200);
-        if (parsed.kind === 'expanded') return { ...(await withVersion()), connectors: parsed.connectors, mode: 'expanded' };
+        if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', withInfo ? EXPANDED_PATH : STATUS_PATH, parsed.detail, 200);
+        if (parsed.kind === 'expanded') {
+          if (withInfo) remember(client, expanded);
+          return { ...(await withVersion()), connectors: parsed.connectors, mode: 'expanded' };
+        }
         names = parsed.names; // the version said 2.3+, the answer says otherwise: trust the answer
       }
     }
@@ -101,6 +133,72 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
     const error = err instanceof ConnectError ? err : new ConnectError(cluster, 'BAD_RESPONSE', 'GET', '/', clip(ensureError(err).message, 300, parse.secrets));
     return { cluster, ...(version && { version }), connectors: [], error };
   }
+}
+
+/**
+ * A lean read's body with each entry's `info` filled in from memory. A connector whose traces the memory did
+ * not see (a new failure: its config may hold a new password), or that is unhealthy and unknown to it, has
+ * its ConnectorInfo read again; more than INFO_READS_MAX of them, or one such read failing, and the whole
+ * status is read again with `expand=info` (that body is returned instead).
+ */
+async function withRememberedInfo(client: ConnectClient, body: unknown, memory: Map<string, RememberedInfo>, signal?: AbortSignal): Promise<unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const entries = body as Record<string, { status?: unknown; info?: unknown } | null>;
+  const stale: Array<[string, string]> = [];
+  for (const [name, entry] of Object.entries(entries)) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const traces = traceFingerprint(entry.status);
+    const known = memory.get(name);
+    // A trace the memory saw was redacted with the config read beside it: that config still serves.
+    if (known && (traces === '' || known.traces === traces)) entry.info = known.info;
+    else if (known || traces !== '' || !plainlyHealthy(entry.status)) stale.push([name, traces]);
+  }
+  if (stale.length === 0) return body;
+  if (stale.length > INFO_READS_MAX) return client.get(EXPANDED_PATH, signal);
+  try {
+    await mapLimit(stale, 8, async ([name, traces]) => {
+      const info = await client.get(connectorPath(name), signal);
+      entries[name]!.info = info;
+      memory.set(name, { info: essentials(info), traces });
+    });
+  } catch (err) {
+    if (err instanceof ConnectError && err.kind === 'ABORTED') throw err;
+    return client.get(EXPANDED_PATH, signal); // deleted meanwhile, or a worker that fails it: read it all
+  }
+  return body;
+}
+
+/** The memory a read with `expand=info` leaves for the lean reads after it. */
+function remember(client: ConnectClient, body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+  const memory = new Map<string, RememberedInfo>();
+  for (const [name, entry] of Object.entries(body as Record<string, { status?: unknown; info?: unknown } | null>)) {
+    if (typeof entry === 'object' && entry !== null) memory.set(name, { info: essentials(entry.info), traces: traceFingerprint(entry.status) });
+  }
+  remembered.set(client, memory);
+}
+
+/** Of a ConnectorInfo, what the parse takes: the type, `connector.class`, `tasks.max` and the secret values. */
+function essentials(info: unknown): unknown {
+  const i = info as { type?: unknown; config?: unknown } | null;
+  if (typeof i !== 'object' || i === null) return undefined;
+  const config = typeof i.config === 'object' && i.config !== null ? (i.config as Record<string, unknown>) : {};
+  return { type: i.type, config: { 'connector.class': config['connector.class'], 'tasks.max': config['tasks.max'], ...Object.fromEntries(secretEntries(config)) } };
+}
+
+/** The traces of a status, as one digest ('' when it has none). */
+function traceFingerprint(status: unknown): string {
+  if (!hasTrace(status)) return '';
+  const s = status as { connector?: { trace?: unknown }; tasks?: Array<{ id?: unknown; trace?: unknown } | null> };
+  const hash = createHash('sha1').update(String(s.connector?.trace ?? ''));
+  for (const t of Array.isArray(s.tasks) ? s.tasks : []) if (typeof t?.trace === 'string') hash.update(`\n${String(t.id)}\n${t.trace}`);
+  return hash.digest('base64');
+}
+
+/** RUNNING with every task RUNNING: a lean row of it needs nothing of its config. */
+function plainlyHealthy(status: unknown): boolean {
+  const s = status as { connector?: { state?: unknown }; tasks?: unknown } | null;
+  return s?.connector?.state === 'RUNNING' && Array.isArray(s.tasks) && s.tasks.every((t: { state?: unknown } | null) => t?.state === 'RUNNING');
 }
 
 function hasTrace(status: unknown): boolean {

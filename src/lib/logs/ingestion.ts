@@ -170,7 +170,7 @@ export function splitBatches<T extends object>(rows: readonly T[], maxBytes: num
   let batch: T[] = [];
   let bytes = 2; // [ and ]
   for (const row of rows) {
-    const size = Buffer.byteLength(JSON.stringify(row), 'utf8') + 1; // and its comma
+    const size = jsonBytes(row) + 1; // and its comma
     if (size + 2 > maxBytes) {
       oversized.push(row);
       continue;
@@ -185,6 +185,41 @@ export function splitBatches<T extends object>(rows: readonly T[], maxBytes: num
   }
   if (batch.length > 0) batches.push(batch);
   return { batches, oversized };
+}
+
+/** A string JSON writes as is, between quotes, one byte a character: printable ASCII but `"` and `\`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+const KEY_BYTES = new Map<string, number>();
+
+/**
+ * `Buffer.byteLength(JSON.stringify(row))` of a flat row without building the string (a detail tick sizes
+ * 25,000 rows at 5,000 connectors): most values are plain ASCII, and only the others are serialized.
+ */
+export function jsonBytes(row: object): number {
+  let bytes = 2; // { and }
+  let fields = 0;
+  for (const key of Object.keys(row)) {
+    const v = (row as Record<string, unknown>)[key];
+    let size: number;
+    if (typeof v === 'string') size = PLAIN.test(v) ? v.length + 2 : Buffer.byteLength(JSON.stringify(v), 'utf8');
+    else if (typeof v === 'number') size = Number.isFinite(v) ? String(v).length : 4; // NaN and Infinity are null
+    else if (typeof v === 'boolean') size = v ? 4 : 5;
+    else if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue; // left out by JSON
+    else {
+      const text = JSON.stringify(v) as string | undefined; // a toJSON may answer undefined: left out too
+      if (text === undefined) continue;
+      size = Buffer.byteLength(text, 'utf8');
+    }
+    let keyBytes = KEY_BYTES.get(key);
+    if (keyBytes === undefined) {
+      keyBytes = Buffer.byteLength(JSON.stringify(key), 'utf8');
+      if (KEY_BYTES.size < 256) KEY_BYTES.set(key, keyBytes); // the columns, a few dozen
+    }
+    bytes += keyBytes + 1 + size;
+    fields++;
+  }
+  return bytes + Math.max(0, fields - 1); // the commas
 }
 
 function notSent(rows: readonly object[]): ShipFailure {

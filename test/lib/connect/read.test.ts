@@ -146,6 +146,61 @@ describe('readCluster against the Connect simulator', () => {
     expect(sim.requests.filter((r) => r.path.endsWith('/status'))).toHaveLength(41);
   });
 
+  it('a lean read takes each config from the last read with expand=info, and reads it again for a trace that read did not see', async () => {
+    const failing = (password: string): SimConnector['tasks'] => [{ id: 0, state: 'FAILED', workerId: 'w1:8083', trace: `java.sql.SQLException: login failed with ${password}\n\tat a.B(B.java:1)` }];
+    const { sim, url } = await simulate({ version: '3.7.0' }, connector('a'), connector('b', { tasks: failing('CANARY-db-pw') }));
+    const c = client({ url });
+    const paths = () => sim.requests.splice(0).map((r) => r.path);
+    const first = await readCluster(c, { ...READ, withInfo: false }); // nothing remembered yet: read with info
+    expect(paths()).toEqual(['/', '/connectors?expand=status&expand=info']);
+    const lean = await readCluster(c, { ...READ, withInfo: false });
+    expect(paths()).toEqual(['/', '/connectors?expand=status']);
+    // The same connectors, configs and redaction as the read with info.
+    expect(lean.connectors).toEqual(first.connectors);
+    expect(lean.connectors[1]!.tasks[0]!.trace).not.toContain('CANARY');
+    expect(lean.connectors[1]!.connectorClass).toBe('com.example.Sink');
+
+    // The password changed and the task fails with the new one: its config is read again, and redacts it.
+    const b = sim.connectors.get('b')!;
+    b.config['db.password'] = 'CANARY-rotated-pw';
+    b.tasks = failing('CANARY-rotated-pw');
+    const rotated = await readCluster(c, { ...READ, withInfo: false });
+    expect(paths()).toEqual(['/', '/connectors?expand=status', '/connectors/b']);
+    expect(rotated.connectors[1]!.tasks[0]!.trace).toContain('login failed with');
+    expect(rotated.connectors[1]!.tasks[0]!.trace).not.toContain('CANARY');
+    await readCluster(c, { ...READ, withInfo: false });
+    expect(paths()).toEqual(['/', '/connectors?expand=status']); // remembered with that trace
+
+    // A new connector: healthy, nothing of its config is needed; paused, it is read for its row.
+    sim.add(connector('c'), connector('d', { state: 'PAUSED', tasks: [{ id: 0, state: 'PAUSED', workerId: 'w1:8083' }] }));
+    const added = await readCluster(c, { ...READ, withInfo: false });
+    expect(paths()).toEqual(['/', '/connectors?expand=status', '/connectors/d']);
+    expect(added.connectors.find((x) => x.name === 'd')!.connectorClass).toBe('com.example.Sink');
+    expect(added.connectors.find((x) => x.name === 'c')!.connectorClass).toBeUndefined();
+
+    // Many new failures at once: one read with info instead of one request each.
+    sim.add(...Array.from({ length: 40 }, (_, i) => connector(`new-${i}`, { config: { 'connector.class': 'com.example.Sink', 'db.password': `CANARY-${i}-pw` }, tasks: failing(`CANARY-${i}-pw`) })));
+    const many = await readCluster(c, { ...READ, withInfo: false });
+    expect(paths()).toEqual(['/', '/connectors?expand=status', '/connectors?expand=status&expand=info']);
+    expect(JSON.stringify(many.connectors)).not.toContain('CANARY');
+    // A detail tick reads with info whatever the memory holds.
+    await readCluster(c, READ);
+    expect(paths()).toEqual(['/', '/connectors?expand=status&expand=info']);
+  });
+
+  it('a lean read whose config read fails reads the whole status with info again (a connector deleted meanwhile)', async () => {
+    const { sim, url } = await simulate({ version: '3.7.0' }, connector('a'));
+    const c = client({ url });
+    await readCluster(c, READ);
+    sim.add(connector('gone', { state: 'FAILED', trace: 'org.apache.kafka.connect.errors.ConnectException: boom\n\tat a.B(B.java:1)' }));
+    sim.inject({ path: '/connectors/gone', status: 404, body: '{"error_code":404,"message":"Connector gone not found"}' });
+    sim.requests.splice(0);
+    const snapshot = await readCluster(c, { ...READ, withInfo: false });
+    expect(sim.requests.map((r) => r.path)).toEqual(['/', '/connectors?expand=status', '/connectors/gone', '/connectors?expand=status&expand=info']);
+    expect(snapshot.error).toBeUndefined();
+    expect(snapshot.connectors.map((x) => x.name)).toEqual(['a', 'gone']);
+  });
+
   it('falls back when a server claiming 2.3+ answers the plain name list', async () => {
     const { url } = await simulate({ version: '2.2.0' }, connector('a'));
     const sim2 = new ConnectSimulator({ version: '2.2.0' }).add(connector('a'));

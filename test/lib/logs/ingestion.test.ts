@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createCredential } from '../../../src/lib/credential';
-import { LogsIngestionSink, NdjsonSink } from '../../../src/lib/logs/ingestion';
+import fc from 'fast-check';
+import { LogsIngestionSink, NdjsonSink, jsonBytes } from '../../../src/lib/logs/ingestion';
 import { useIngestionFakes } from '../../helpers/ingestion';
 
 const DCR = 'dcr-00112233445566778899aabbccddeeff';
@@ -168,5 +169,27 @@ describe('NdjsonSink', () => {
     const second = await sink.ship(STREAM, [{ b: 2 }, { c: 3 }]);
     expect(first).toMatchObject({ sent: 0, failed: 1, failures: [{ rows: 1, reason: `cannot write NDJSON (${code})`, retryable: false }] });
     expect(second).toMatchObject({ sent: 0, failed: 2 });
+  });
+});
+
+describe('jsonBytes', () => {
+  it("is Buffer.byteLength(JSON.stringify(row)) for any flat row: escapes, non-ASCII, lone surrogates, values JSON leaves out", () => {
+    const seen = { escaped: 0, wide: 0, loneSurrogate: 0, leftOut: 0, nonFinite: 0 };
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\u0001', '\u007f', 'é', '€', '😀', '\ud800', '\udc00', 'a') }));
+    const value = fc.oneof(text, fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, -0, 1e21, 5e-7), fc.integer(), fc.boolean(), fc.constant(undefined), fc.constant(null), fc.constant(() => 1), fc.date({ noInvalidDate: true }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }));
+    fc.assert(
+      fc.property(fc.dictionary(fc.oneof(fc.constantFrom('TimeGenerated', 'ConnectorName', 'TaskId'), text), value, { maxKeys: 8 }), (row) => {
+        const json = JSON.stringify(row);
+        if (/\\["\\nu]/.test(json)) seen.escaped++;
+        if (/[\u0080-\uffff]/.test(json)) seen.wide++;
+        if (/\\ud[89a-f]/.test(json)) seen.loneSurrogate++;
+        if (Object.values(row).some((v) => v === undefined || typeof v === 'function')) seen.leftOut++;
+        if (Object.values(row).some((v) => typeof v === 'number' && !Number.isFinite(v))) seen.nonFinite++;
+        expect(jsonBytes(row)).toBe(Buffer.byteLength(json, 'utf8'));
+      }),
+      { numRuns: 3_000 },
+    );
+    // The edges were reached, not just plain ASCII.
+    for (const [edge, n] of Object.entries(seen)) expect(n, edge).toBeGreaterThan(50);
   });
 });
