@@ -272,7 +272,8 @@ describe('kc-monitor, spawned', () => {
     const { sim, url } = await simulator(failing());
     const block = /```crontab\n([\s\S]*?)```/.exec(readFileSync('README.md', 'utf8'))![1]!.trim().split('\n');
     const variables = Object.fromEntries(block.slice(0, -1).map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
-    expect(Object.keys(variables)).toEqual(['PATH', 'KAFKA_CONNECT_URL', 'LOGS_NDJSON_FILE']);
+    expect(Object.keys(variables)).toEqual(['PATH', 'KAFKA_CONNECT_URL', 'LOGS_NDJSON_FILE', 'MONITOR_SCHEDULE']);
+    expect(variables.MONITOR_SCHEDULE).toBe(`0 ${block.at(-1)!.split(/\s+/).slice(0, 5).join(' ')}`); // the crontab's own cadence
     const [minute, hour, day, month, weekday, command, ...args] = block.at(-1)!.split(/\s+/);
     expect([minute, hour, day, month, weekday, command]).toEqual(['*/5', '*', '*', '*', '*', 'kc-monitor']);
     const rows = join(mkdtempSync(join(tmpdir(), 'kc-proc-cronfile-')), 'rows.ndjson');
