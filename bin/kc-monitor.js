@@ -5,7 +5,8 @@
 try {
   require('../dist/cli/entry.js').run();
 } catch (err) {
-  if (err && err.code === 'MODULE_NOT_FOUND' && /entry\.js|kc-monitor\.js/.test(String(err.message))) {
+  // The first line names the module not found; the rest ("Require stack") names who asked for it.
+  if (err && err.code === 'MODULE_NOT_FOUND' && /'(\.\.\/dist\/cli\/entry|\.\/kc-monitor)\.js'/.test(String(err.message).split('\n')[0])) {
     process.stderr.write('kc-monitor: not built yet; run `npm run build` first\n');
     process.exit(1);
   }

@@ -7,6 +7,11 @@ import { USAGE } from './usage';
 export function run(): void {
   const args = process.argv.slice(2);
   if (args.length === 1 && (args[0] === '--help' || args[0] === '-h' || args[0] === 'help')) {
+    // `kc-monitor --help | head` closes the pipe early: the reader's choice, as in the CLI.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') process.stderr.write(`kc-monitor: cannot write the help (${err.code ?? err.message})\n`);
+      process.exit(err.code === 'EPIPE' ? 0 : 1);
+    });
     process.stdout.write(`${USAGE}\n`);
     return;
   }

@@ -137,6 +137,11 @@ describe('kc-monitor, spawned', () => {
     const full = await kcMonitor(['--help', '--wide']);
     expect(full.code).toBe(0);
     expect(full.stdout).toBe(alone.stdout);
+    // A reader that closes the pipe at once (`kc-monitor --help | true`): no stack trace, exit 0.
+    const closed = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${launcher}" --help | true`], { env: baseEnv({}), cwd: home });
+    const piped = await collect(closed);
+    expect(piped.stderr).toBe('');
+    expect(piped.code).toBe(0);
   });
 
   it('two overlapping `once` runs on one state directory restart each failed task once', async () => {

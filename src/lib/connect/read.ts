@@ -3,7 +3,7 @@ import { mapLimit } from '../concurrency';
 import { ConnectError, ensureError } from '../errors';
 import { clip, secretEntries } from '../redact';
 import { type ConnectClient, TOO_LARGE, connectorPath } from './client';
-import { type ConnectorStatus, parseConnector, parseExpanded, parseNames } from './status';
+import { type ConnectorStatus, type ExpandedParse, type ParseOptions, parseConnector, parseExpanded, parseNames } from './status';
 import { parseKafkaVersion, supportsExpand, supportsHealth } from './version';
 
 /** What one tick saw of one cluster. A cluster that could not be read has `error` and no connectors. */
@@ -24,8 +24,8 @@ export interface ReadOptions {
   readonly maxTraceBytes: number;
   /**
    * False on a lean tick: the status is read without `expand=info` (about half the bytes), each connector's
-   * config taken from the last read that had it — unless the connector shows a trace that read did not see,
-   * or is unhealthy and unknown to it; then its config is read again (see withRememberedInfo).
+   * config taken from the last read that had it — unless the connector is not plainly healthy and has changed
+   * since; then its config is read again (see parseLean).
    */
   readonly withInfo?: boolean;
   /** In-flight status requests per cluster on Connect < 2.3. */
@@ -39,15 +39,17 @@ const STATUS_PATH = '/connectors?expand=status';
 const INFO_READS_MAX = 32;
 
 /**
- * Per connector, what a lean tick needs of its ConnectorInfo — the type, `connector.class`, `tasks.max` and
- * the config values a trace is redacted of — and the traces it was read beside. Kept per client (a cluster)
- * from one read with `expand=info` to the next (the hourly detail tick).
+ * Per client (a cluster), from one read with `expand=info` to the next (the hourly detail tick): what a lean
+ * tick needs of each connector's ConnectorInfo — the type, `connector.class`, `tasks.max` and the config values
+ * a trace is redacted of, nothing else — and the status it was read beside; and whether the expanded answer was
+ * over the cap (then the lean ticks read `?expand=status` and each config they need on its own).
  */
-interface RememberedInfo {
-  readonly info: unknown;
-  readonly traces: string;
+interface ClientMemory {
+  readonly infos: Map<string, { readonly info: unknown; readonly signature: string }>;
+  filled: boolean;
+  tooLarge: boolean;
 }
-const remembered = new WeakMap<ConnectClient, Map<string, RememberedInfo>>();
+const memories = new WeakMap<ConnectClient, ClientMemory>();
 
 /** Failures of `GET /` after which the status is still worth reading. */
 const VERSION_OPTIONAL = new Set(['NOT_FOUND', 'SERVER_ERROR', 'BAD_RESPONSE', 'CONFLICT']);
@@ -82,25 +84,25 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
 
     let names: string[] | undefined;
     if (supportsExpand(parseKafkaVersion(version))) {
-      const memory = options.withInfo === false ? remembered.get(client) : undefined;
-      const path = memory ? STATUS_PATH : EXPANDED_PATH;
-      let expanded = await client.get(path, options.signal).catch((err: unknown) => {
+      const memory = memoryOf(client);
+      // Lean: the status alone, once a read with configs (or one over the cap) is behind us.
+      const lean = options.withInfo === false && (memory.filled || memory.tooLarge);
+      const path = lean ? STATUS_PATH : EXPANDED_PATH;
+      let body: unknown;
+      try {
+        body = await client.get(path, options.signal);
+        if (!lean) memory.tooLarge = false;
+      } catch (err) {
         // Too large to hold (a very large cluster, or large configs): read each status instead of nothing.
-        if (!(err instanceof ConnectError && err.kind === 'BAD_RESPONSE' && err.detail.startsWith(TOO_LARGE))) throw err;
+        if (!tooLarge(err)) throw err;
+        if (!lean) memory.tooLarge = true;
         warning = [warning, `${err.message}: read one connector at a time`].filter(Boolean).join('; ');
-        return undefined;
-      });
-      let withInfo = !memory;
-      if (expanded !== undefined && memory) {
-        const filled = await withRememberedInfo(client, expanded, memory, options.signal);
-        withInfo = filled !== expanded;
-        expanded = filled;
       }
-      if (expanded !== undefined) {
-        const parsed = parseExpanded(expanded, parse);
-        if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', withInfo ? EXPANDED_PATH : STATUS_PATH, parsed.detail, 200);
+      if (body !== undefined) {
+        const parsed = lean ? await parseLean(client, body, memory, parse, options.signal) : parseExpanded(body, parse);
+        if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', path, parsed.detail, 200);
         if (parsed.kind === 'expanded') {
-          if (withInfo) remember(client, expanded);
+          if (!lean) remember(memory, body);
           return { ...(await withVersion()), connectors: parsed.connectors, mode: 'expanded' };
         }
         names = parsed.names; // the version said 2.3+, the answer says otherwise: trust the answer
@@ -114,12 +116,15 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
 
     // A cluster too large to read at once is read with all the connections the client keeps.
     const concurrency = options.concurrency ?? (warning?.includes(TOO_LARGE) ? 16 : 8);
+    const memory = memoryOf(client);
     const connectors = await mapLimit(names, concurrency, async (name) => {
       try {
         const status = await client.get(`${connectorPath(name)}/status`, options.signal);
         // A trace is redacted with the connector's config values too: its config is read only then.
-        const info = hasTrace(status) ? await client.get(connectorPath(name), options.signal).catch(() => undefined) : undefined;
-        return parseConnector(name, status, info, parse);
+        if (!hasTrace(status)) return parseConnector(name, status, undefined, parse);
+        const info = await readInfo(client, name, status, memory, options.signal);
+        const connector = parseConnector(name, status, info.info, parse);
+        return info.failed ? withheld(connector, info.failed) : connector;
       } catch (err) {
         // Deleted between the list and its status: gone, not broken.
         if (err instanceof ConnectError && err.kind === 'NOT_FOUND') return undefined;
@@ -136,46 +141,92 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
 }
 
 /**
- * A lean read's body with each entry's `info` filled in from memory. A connector whose traces the memory did
- * not see (a new failure: its config may hold a new password), or that is unhealthy and unknown to it, has
- * its ConnectorInfo read again; more than INFO_READS_MAX of them, or one such read failing, and the whole
- * status is read again with `expand=info` (that body is returned instead).
+ * Parses a lean read (`?expand=status`), each entry's `info` from memory. A connector that is not plainly
+ * healthy and that the memory does not know as it is now — its state, task count and traces — has its config
+ * read again (a new failure may carry a rotated password; a paused connector's tasks.max may have changed).
+ * More than INFO_READS_MAX of them: one read with `expand=info` instead, unless that is over the cap or fails.
+ * A connector whose config cannot be read has its traces withheld rather than shipped half-redacted.
  */
-async function withRememberedInfo(client: ConnectClient, body: unknown, memory: Map<string, RememberedInfo>, signal?: AbortSignal): Promise<unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+async function parseLean(client: ConnectClient, body: unknown, memory: ClientMemory, parse: ParseOptions, signal?: AbortSignal): Promise<ExpandedParse> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return parseExpanded(body, parse);
   const entries = body as Record<string, { status?: unknown; info?: unknown } | null>;
-  const stale: Array<[string, string]> = [];
+  const stale: string[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     if (typeof entry !== 'object' || entry === null) continue;
-    const traces = traceFingerprint(entry.status);
-    const known = memory.get(name);
-    // A trace the memory saw was redacted with the config read beside it: that config still serves.
-    if (known && (traces === '' || known.traces === traces)) entry.info = known.info;
-    else if (known || traces !== '' || !plainlyHealthy(entry.status)) stale.push([name, traces]);
+    const known = memory.infos.get(name);
+    // A plainly healthy connector's lean row needs nothing of its config: what is known serves, or nothing.
+    if (known && (plainlyHealthy(entry.status) || known.signature === signature(entry.status))) entry.info = known.info;
+    else if (!plainlyHealthy(entry.status)) stale.push(name);
   }
-  if (stale.length === 0) return body;
-  if (stale.length > INFO_READS_MAX) return client.get(EXPANDED_PATH, signal);
+  if (stale.length > INFO_READS_MAX && !memory.tooLarge) {
+    try {
+      const full = await client.get(EXPANDED_PATH, signal);
+      const parsed = parseExpanded(full, parse);
+      if (parsed.kind === 'expanded') {
+        remember(memory, full);
+        return parsed;
+      }
+    } catch (err) {
+      if (err instanceof ConnectError && err.kind === 'ABORTED') throw err;
+      if (tooLarge(err)) memory.tooLarge = true; // then each config on its own, below
+    }
+  }
+  const failed = new Map<string, string>();
+  await mapLimit(stale, 8, async (name) => {
+    const info = await readInfo(client, name, entries[name]!.status, memory, signal);
+    entries[name]!.info = info.info;
+    if (info.failed) failed.set(name, info.failed);
+  });
+  const parsed = parseExpanded(body, parse);
+  if (parsed.kind !== 'expanded' || failed.size === 0) return parsed;
+  return { kind: 'expanded', connectors: parsed.connectors.map((c) => (failed.has(c.name) ? withheld(c, failed.get(c.name)!) : c)) };
+}
+
+/** `GET /connectors/{name}`, remembered; a failure (a 500 "rebalance is expected", a 404) said, not thrown. */
+async function readInfo(client: ConnectClient, name: string, status: unknown, memory: ClientMemory, signal?: AbortSignal): Promise<{ info?: unknown; failed?: string }> {
   try {
-    await mapLimit(stale, 8, async ([name, traces]) => {
-      const info = await client.get(connectorPath(name), signal);
-      entries[name]!.info = info;
-      memory.set(name, { info: essentials(info), traces });
-    });
+    const info = await client.get(connectorPath(name), signal);
+    memory.infos.set(name, { info: essentials(info), signature: signature(status) });
+    return { info };
   } catch (err) {
     if (err instanceof ConnectError && err.kind === 'ABORTED') throw err;
-    return client.get(EXPANDED_PATH, signal); // deleted meanwhile, or a worker that fails it: read it all
+    return { failed: err instanceof ConnectError ? err.message : clip(ensureError(err).message, 300) };
   }
-  return body;
+}
+
+/**
+ * Without its config a trace cannot be scrubbed of the config's secret values: the trace shown says so, and
+ * only the non-transient patterns still see the trace itself.
+ */
+function withheld(connector: ConnectorStatus, why: string): ConnectorStatus {
+  const note = `trace withheld: the connector's config, needed to redact it, could not be read (${clip(why, 300)})`;
+  const hide = <T extends { readonly trace?: string }>(x: T): T => {
+    if (x.trace === undefined) return x;
+    const copy = { ...x, trace: note };
+    Object.defineProperty(copy, 'unredactedTrace', { value: (x as { unredactedTrace?: string }).unredactedTrace, enumerable: false });
+    return copy;
+  };
+  return { ...hide(connector), tasks: connector.tasks.map(hide) };
 }
 
 /** The memory a read with `expand=info` leaves for the lean reads after it. */
-function remember(client: ConnectClient, body: unknown): void {
+function remember(memory: ClientMemory, body: unknown): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
-  const memory = new Map<string, RememberedInfo>();
+  memory.infos.clear();
   for (const [name, entry] of Object.entries(body as Record<string, { status?: unknown; info?: unknown } | null>)) {
-    if (typeof entry === 'object' && entry !== null) memory.set(name, { info: essentials(entry.info), traces: traceFingerprint(entry.status) });
+    if (typeof entry === 'object' && entry !== null) memory.infos.set(name, { info: essentials(entry.info), signature: signature(entry.status) });
   }
-  remembered.set(client, memory);
+  memory.filled = true;
+}
+
+function memoryOf(client: ConnectClient): ClientMemory {
+  let memory = memories.get(client);
+  if (!memory) memories.set(client, (memory = { infos: new Map(), filled: false, tooLarge: false }));
+  return memory;
+}
+
+function tooLarge(err: unknown): err is ConnectError {
+  return err instanceof ConnectError && err.kind === 'BAD_RESPONSE' && err.detail.startsWith(TOO_LARGE);
 }
 
 /** Of a ConnectorInfo, what the parse takes: the type, `connector.class`, `tasks.max` and the secret values. */
@@ -186,12 +237,12 @@ function essentials(info: unknown): unknown {
   return { type: i.type, config: { 'connector.class': config['connector.class'], 'tasks.max': config['tasks.max'], ...Object.fromEntries(secretEntries(config)) } };
 }
 
-/** The traces of a status, as one digest ('' when it has none). */
-function traceFingerprint(status: unknown): string {
-  if (!hasTrace(status)) return '';
-  const s = status as { connector?: { trace?: unknown }; tasks?: Array<{ id?: unknown; trace?: unknown } | null> };
-  const hash = createHash('sha1').update(String(s.connector?.trace ?? ''));
-  for (const t of Array.isArray(s.tasks) ? s.tasks : []) if (typeof t?.trace === 'string') hash.update(`\n${String(t.id)}\n${t.trace}`);
+/** A status as the memory compares it: the connector's state, the task count and every trace, as one digest. */
+function signature(status: unknown): string {
+  const s = status as { connector?: { state?: unknown; trace?: unknown }; tasks?: Array<{ id?: unknown; trace?: unknown } | null> } | null;
+  const tasks = Array.isArray(s?.tasks) ? s.tasks : [];
+  const hash = createHash('sha1').update(`${String(s?.connector?.state)}\n${tasks.length}\n${String(s?.connector?.trace ?? '')}`);
+  for (const t of tasks) if (typeof t?.trace === 'string') hash.update(`\n${String(t.id)}\n${t.trace}`);
   return hash.digest('base64');
 }
 

@@ -188,17 +188,69 @@ describe('readCluster against the Connect simulator', () => {
     expect(paths()).toEqual(['/', '/connectors?expand=status&expand=info']);
   });
 
-  it('a lean read whose config read fails reads the whole status with info again (a connector deleted meanwhile)', async () => {
+  // Found in review against the real Connect: during config churn GET /connectors/{name} answers 500
+  // "Request cannot be completed because a rebalance is expected" while ?expand=status answers 200.
+  it('a lean read whose config read fails withholds that connector\'s traces instead of shipping them half-redacted', async () => {
     const { sim, url } = await simulate({ version: '3.7.0' }, connector('a'));
     const c = client({ url });
     await readCluster(c, READ);
-    sim.add(connector('gone', { state: 'FAILED', trace: 'org.apache.kafka.connect.errors.ConnectException: boom\n\tat a.B(B.java:1)' }));
-    sim.inject({ path: '/connectors/gone', status: 404, body: '{"error_code":404,"message":"Connector gone not found"}' });
+    sim.add(connector('churn', { tasks: [{ id: 0, state: 'FAILED', workerId: 'w1:8083', trace: 'java.sql.SQLException: login refused for CANARY-db-pw\n\tat a.B(B.java:1)' }] }));
+    sim.inject({ path: '/connectors/churn', status: 500, body: '{"error_code":500,"message":"Request cannot be completed because a rebalance is expected"}' });
     sim.requests.splice(0);
     const snapshot = await readCluster(c, { ...READ, withInfo: false });
-    expect(sim.requests.map((r) => r.path)).toEqual(['/', '/connectors?expand=status', '/connectors/gone', '/connectors?expand=status&expand=info']);
+    expect(sim.requests.map((r) => r.path)).toEqual(['/', '/connectors?expand=status', '/connectors/churn']);
     expect(snapshot.error).toBeUndefined();
-    expect(snapshot.connectors.map((x) => x.name)).toEqual(['a', 'gone']);
+    const task = snapshot.connectors.find((x) => x.name === 'churn')!.tasks[0]!;
+    expect(task.state).toBe('FAILED');
+    expect(task.trace).toBe("trace withheld: the connector's config, needed to redact it, could not be read (test: GET /connectors/churn → 500 SERVER_ERROR: Request cannot be completed because a rebalance is expected)");
+    // The non-transient patterns still see the trace itself.
+    expect(task.unredactedTrace).toContain('SQLException');
+  });
+
+  it('one connector at a time over the cap: a failed config read withholds the trace too', async () => {
+    const failing = connector('failing', { tasks: [{ id: 0, state: 'FAILED', workerId: 'w1:8083', trace: 'java.sql.SQLException: login refused for CANARY-db-pw\n\tat a.B(B.java:1)' }] });
+    const { sim, url } = await simulate({ version: '3.7.0' }, ...Array.from({ length: 40 }, (_, i) => connector(`big-${i}`)), failing);
+    sim.inject({ path: '/connectors/failing', status: 500, body: '{"error_code":500,"message":"Request cannot be completed because a rebalance is expected"}' });
+    const snapshot = await readCluster(client({ url }, { ...FAST, maxResponseBytes: 8 * 1024 }), READ);
+    expect(snapshot.mode).toBe('per-connector');
+    expect(JSON.stringify(snapshot.connectors)).not.toContain('CANARY');
+    expect(snapshot.connectors.find((x) => x.name === 'failing')!.tasks[0]!.trace).toMatch(/^trace withheld: /);
+  });
+
+  it('over the cap, the lean ticks read ?expand=status and each config they need, never the whole answer again', async () => {
+    const { sim, url } = await simulate({ version: '3.7.0' }, ...Array.from({ length: 40 }, (_, i) => connector(`big-${i}`)));
+    // Big configs: with them the expanded answer is over the cap, the status alone is not.
+    for (const c of sim.connectors.values()) c.config['transforms.lookup'] = 'x'.repeat(1_500);
+    const c = client({ url }, { ...FAST, maxResponseBytes: 40 * 1024 });
+    const detail = await readCluster(c, READ);
+    expect(detail.mode).toBe('per-connector');
+    sim.add(...Array.from({ length: 35 }, (_, i) => connector(`new-${i}`, { config: { 'connector.class': 'com.example.Sink', 'db.password': `CANARY-${i}-pw` }, tasks: [{ id: 0, state: 'FAILED', workerId: 'w1:8083', trace: `java.sql.SQLException: refused CANARY-${i}-pw\n\tat a.B(B.java:1)` }] })));
+    sim.requests.splice(0);
+    const lean = await readCluster(c, { ...READ, withInfo: false, concurrency: 4 });
+    const paths = sim.requests.map((r) => r.path);
+    expect(lean.error).toBeUndefined();
+    expect(lean.mode).toBe('expanded');
+    expect(paths.slice(0, 2)).toEqual(['/', '/connectors?expand=status']);
+    expect(paths.filter((p) => p.includes('expand=info'))).toEqual([]);
+    expect(paths.filter((p) => /^\/connectors\/new-\d+$/.test(p))).toHaveLength(35);
+    expect(JSON.stringify(lean.connectors)).not.toContain('CANARY');
+  });
+
+  it('a lean read reads a paused connector\'s config again: its tasks.max may have changed with its tasks', async () => {
+    const { sim, url } = await simulate({ version: '3.7.0' }, connector('a', { config: { 'connector.class': 'com.example.Sink', 'tasks.max': '1' }, tasks: [{ id: 0, state: 'RUNNING', workerId: 'w1:8083' }] }));
+    const c = client({ url });
+    expect((await readCluster(c, READ)).connectors[0]!.tasksMax).toBe(1);
+    const a = sim.connectors.get('a')!;
+    a.config['tasks.max'] = '3';
+    a.state = 'PAUSED';
+    a.tasks = [0, 1, 2].map((id) => ({ id, state: 'PAUSED', workerId: 'w1:8083' }));
+    sim.requests.splice(0);
+    const lean = await readCluster(c, { ...READ, withInfo: false });
+    expect(sim.requests.map((r) => r.path)).toEqual(['/', '/connectors?expand=status', '/connectors/a']);
+    expect(lean.connectors[0]).toMatchObject({ state: 'PAUSED', tasksMax: 3 });
+    sim.requests.splice(0);
+    await readCluster(c, { ...READ, withInfo: false });
+    expect(sim.requests.map((r) => r.path)).toEqual(['/', '/connectors?expand=status']); // unchanged since: remembered
   });
 
   it('falls back when a server claiming 2.3+ answers the plain name list', async () => {
