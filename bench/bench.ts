@@ -4,22 +4,28 @@
  * process; each measured monitor runs in a child process of its own, so that its event-loop time, memory and
  * cold start are its own. Prints the figures and the budgets, and writes bench/results/*.json.
  */
-import { execFileSync, fork } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, fork, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { TableClient } from '@azure/data-tables';
 import { performance } from 'node:perf_hooks';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { loadConfig } from '../src/lib/config';
 import { ConnectSimulator } from '../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../src/lib/demo/scenario';
-import { MemoryHistoryStore } from '../src/lib/heal/history';
+import { type HistoryStore, MemoryHistoryStore, TableHistoryStore } from '../src/lib/heal/history';
 import { redact, safeTrace } from '../src/lib/redact';
 import { createMonitor } from '../src/lib/monitor';
 import { planCalls } from '../src/lib/heal/restart';
 import { healingRows } from '../src/lib/logs/rows';
 import type { TickResult } from '../src/lib/tick';
+import { startAzurite } from '../test/fakes/azurite';
 import { IngestionFake, ManagedIdentityFake } from '../test/fakes/ingestion';
 import { writeTrustedServerTls } from '../test/fakes/tls';
+import { type CronRun, cronBaseline, cronUnavailable } from './cron';
 import { type RealClusterFigures, benchRealCluster } from './real-cluster';
 
 const SIZES = [100, 1_000, 5_000];
@@ -34,14 +40,24 @@ const TOKEN = 'bench-token';
 const PRICE_PER_GB = 2.3;
 const HOURS_PER_MONTH = 730;
 const HOURS_MEASURED = 4;
+/** The scaling table's sizes, end to end: SDK, https ingestion fake, history in Azurite, healing on. */
+const SCALE_SIZES = [1_000, 5_000, 20_000, 50_000];
+/** Against the cron + curl + jq script, on the same simulated cluster. */
+const CRON_SIZES = [2_000, 5_000];
+/** No task FAILED: a generated cluster fails one task in `failEvery`. */
+const NEVER = Number.MAX_SAFE_INTEGER;
 
 interface ChildJob {
-  readonly kind: 'size' | 'heal' | 'hours';
+  readonly kind: 'size' | 'heal' | 'hours' | 'storage' | 'scale';
   readonly size: number;
   readonly connectUrl: string;
   readonly ingestionUrl: string;
   readonly identityUrl: string;
   readonly autoHeal?: 'on' | 'off';
+  /** Azurite's connection string, for the jobs that keep the history in Table Storage. */
+  readonly storage?: string;
+  /** Also time the original tools' read and ours alone. */
+  readonly baseline?: boolean;
 }
 
 interface TickFigures {
@@ -69,14 +85,48 @@ interface HourFigures {
 
 interface SizeResult {
   readonly size: number;
+  /** The first tick of a fresh worker: it loads the modules and compiles as it goes. */
+  readonly cold: TickFigures;
   readonly detail: TickFigures;
   readonly lean: TickFigures;
   readonly nextHour: TickFigures;
-  readonly baselineMs: number;
-  readonly baselineRequests: number;
-  readonly readMs: number;
+  /** The detail tick with AUTO_HEAL=off: read + rows + ship, without the restart calls. */
+  readonly noHeal: TickFigures;
+  readonly baselineMs?: number;
+  readonly baselineRequests?: number;
+  readonly readMs?: number;
   readonly peakRssMb: number;
   readonly peakHeapMb: number;
+}
+
+/** Restart history in Azurite against the in-memory store, the same ticks, medians of alternating runs. */
+interface StorageFigures {
+  readonly memoryMs: number;
+  readonly tableMs: number;
+  readonly memoryLeanMs: number;
+  readonly tableLeanMs: number;
+  /** Table service requests of the first tick (its load and its save), and of the lean one. */
+  readonly requests: number;
+  readonly leanRequests: number;
+  readonly written: number;
+}
+
+/** One size of the scaling table: the first tick of a fresh worker (detail, every restart), then a lean one. */
+interface ScaleFigures {
+  readonly size: number;
+  readonly first: TickFigures;
+  readonly lean: TickFigures;
+  readonly storageRequests: number;
+  readonly rssMb: number;
+}
+
+interface CronFigures {
+  readonly size: number;
+  readonly failed: number;
+  readonly oursMs: number;
+  readonly oursHealed: number;
+  readonly cron?: CronRun & { readonly healed: number };
+  readonly unavailable?: string;
 }
 
 // ---------------------------------------------------------------- child: one monitor, measured
@@ -92,13 +142,14 @@ async function child(job: ChildJob): Promise<unknown> {
   const T0 = Date.parse('2026-11-22T08:00:00.000Z');
   const monitor = createMonitor(config, { store: new MemoryHistoryStore(), spool: null, now: () => new Date(T0 + minute * 60_000) });
 
-  const measure = async (): Promise<TickFigures> => {
+  const measureWith = async (m: ReturnType<typeof createMonitor>): Promise<TickFigures> => {
     const elu = performance.eventLoopUtilization();
-    const result = await monitor.tick();
+    const result = await m.tick();
     const used = performance.eventLoopUtilization(elu);
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
     return figures(result, used.active);
   };
+  const measure = () => measureWith(monitor);
 
   if (job.kind === 'hours') {
     const hours: HourFigures[] = [];
@@ -127,12 +178,42 @@ async function child(job: ChildJob): Promise<unknown> {
     clearInterval(sampler);
     return tick;
   }
-  const detail = await measure(); // the first tick of a worker: every row, and the restarts
-  minute = 5;
-  const lean = await measure(); // the ticks in between: lean rows, backoff decisions
-  minute = 60;
-  const nextHour = await measure(); // the hourly detail tick
+  if (job.kind === 'storage') {
+    const figures = await storageJob(job, config);
+    clearInterval(sampler);
+    return figures;
+  }
+  if (job.kind === 'scale') {
+    const counting = countedTableClient(job.storage!, 'benchScale');
+    const scaled = createMonitor(config, { store: new TableHistoryStore(counting.client), spool: null, now: () => new Date(T0 + minute * 60_000) });
+    const first = await measureWith(scaled);
+    minute = 5;
+    const lean = await measureWith(scaled);
+    await scaled.close();
+    await monitor.close();
+    clearInterval(sampler);
+    return { size: job.size, first, lean, storageRequests: counting.requests.count, rssMb: process.resourceUsage().maxRSS / 1024 } satisfies ScaleFigures;
+  }
+  // The first tick of a fresh worker loads and compiles what the tick runs: measured apart, on a monitor of
+  // its own, so that the ticks below are those of a warm worker (the function's every 5 minutes).
+  const cold = await measure();
   await monitor.close();
+  const warm = createMonitor(config, { store: new MemoryHistoryStore(), spool: null, now: () => new Date(T0 + minute * 60_000) });
+  minute = 0;
+  const detail = await measureWith(warm); // a worker's first tick: every row, and the restarts
+  minute = 5;
+  const lean = await measureWith(warm); // the ticks in between: lean rows, backoff decisions
+  minute = 60;
+  const nextHour = await measureWith(warm); // the hourly detail tick
+  await warm.close();
+  // The split: the same detail tick without the restart calls.
+  const dry = createMonitor(loadConfig({ ...settingsOf(job), AUTO_HEAL: 'off' }, { requireIngestion: true }), { store: new MemoryHistoryStore(), spool: null, now: () => new Date(T0) });
+  const noHeal = await measureWith(dry);
+  await dry.close();
+  if (!job.baseline) {
+    clearInterval(sampler);
+    return { size: job.size, cold, detail, lean, nextHour, noHeal, peakRssMb: process.resourceUsage().maxRSS / 1024, peakHeapMb: peakHeap / 1_048_576 } satisfies SizeResult;
+  }
 
   // The original tools' way: the name list, then one status request per connector, one after the other.
   const started = performance.now();
@@ -154,15 +235,71 @@ async function child(job: ChildJob): Promise<unknown> {
   clearInterval(sampler);
   return {
     size: job.size,
+    cold,
     detail,
     lean,
     nextHour,
+    noHeal,
     baselineMs,
     baselineRequests: requests,
     readMs,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     peakHeapMb: peakHeap / 1_048_576,
   } satisfies SizeResult;
+}
+
+/** A TableClient on Azurite whose requests are counted (table creation aside). */
+function countedTableClient(connectionString: string, table: string): { client: TableClient; requests: { count: number } } {
+  const requests = { count: 0 };
+  const client = TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection: true });
+  client.pipeline.addPolicy({ name: 'count', sendRequest: (req, next) => (new URL(req.url).pathname.endsWith('/Tables') || requests.count++, next(req)) });
+  return { client, requests };
+}
+
+/**
+ * The same two ticks (a worker's first, then a lean one 5 minutes later) with the history in memory and in
+ * Azurite, alternating, three times each after a warm-up: what Table Storage adds is the difference of medians.
+ */
+async function storageJob(job: ChildJob, config: ReturnType<typeof loadConfig>): Promise<StorageFigures> {
+  const runs = { memory: [] as number[], table: [] as number[], memoryLean: [] as number[], tableLean: [] as number[] };
+  let requests = 0;
+  let leanRequests = 0;
+  let written = 0;
+  let minute = 0;
+  const now = () => new Date(Date.parse('2026-11-22T08:00:00.000Z') + minute * 60_000);
+  const twoTicks = async (store: HistoryStore) => {
+    const m = createMonitor(config, { store, spool: null, now });
+    minute = 0;
+    const first = await m.tick();
+    minute = 5;
+    const lean = await m.tick();
+    await m.close();
+    return [first, lean] as const;
+  };
+  await twoTicks(new MemoryHistoryStore());
+  for (let i = 0; i < 3; i++) {
+    const [a, b] = await twoTicks(new MemoryHistoryStore());
+    runs.memory.push(a.durationMs);
+    runs.memoryLean.push(b.durationMs);
+    const counting = countedTableClient(job.storage!, `benchHistory${i}`);
+    const store = new TableHistoryStore(counting.client);
+    await counting.client.createTable(); // as a worker's first save does once: not what a tick costs
+    counting.requests.count = 0;
+    const m = createMonitor(config, { store, spool: null, now });
+    minute = 0;
+    const first = await m.tick();
+    requests = counting.requests.count;
+    counting.requests.count = 0;
+    minute = 5;
+    const lean = await m.tick();
+    leanRequests = counting.requests.count;
+    await m.close();
+    written = first.healings.reduce((n, h) => n + h.restartCalls, 0);
+    runs.table.push(first.durationMs);
+    runs.tableLean.push(lean.durationMs);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { memoryMs: median(runs.memory), tableMs: median(runs.table), memoryLeanMs: median(runs.memoryLean), tableLeanMs: median(runs.tableLean), requests, leanRequests, written };
 }
 
 function settingsOf(job: ChildJob) {
@@ -203,23 +340,79 @@ async function parent(): Promise<void> {
   const ingestion = new IngestionFake(TOKEN);
   const identityUrl = await identity.start();
   const ingestionUrl = await ingestion.start();
-  const run = (job: ChildJob) =>
+  // The heap budget as a hard limit: the monitor must do its ticks inside 200 MB of old space (a sampled heapUsed
+  // without one mostly measures garbage V8 has not needed to collect yet). The scaling table runs without.
+  const run = (job: ChildJob, execArgv = [`--max-old-space-size=${HEAP_BUDGET_MB}`]) =>
     new Promise<unknown>((resolve, reject) => {
-      // The heap budget as a hard limit: the monitor must do its ticks inside 200 MB of old space (a sampled
-      // heapUsed without one mostly measures garbage V8 has not needed to collect yet).
-      const p = fork(__filename, [], { execArgv: [`--max-old-space-size=${HEAP_BUDGET_MB}`], env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, KC_MONITOR_BENCH_JOB: JSON.stringify(job) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const p = fork(__filename, [], { execArgv, env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, KC_MONITOR_BENCH_JOB: JSON.stringify(job) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       p.once('message', resolve);
       p.once('exit', (code) => (code ? reject(new Error(`bench child for ${job.kind} ${job.size} exited with ${code}`)) : undefined));
     });
 
+  const simulate = async (size: number, failEvery = 33, sticky = true) => {
+    const sim = new ConnectSimulator({ version: '3.7.0', latencyMs: LATENCY_MS }).add(...generatedConnectors(size, TASKS, failEvery, sticky));
+    return { sim, connectUrl: await sim.start() };
+  };
   const sizes: SizeResult[] = [];
   for (const size of SIZES) {
-    const sim = new ConnectSimulator({ version: '3.7.0', latencyMs: LATENCY_MS }).add(...generatedConnectors(size, TASKS, 33, true));
-    const connectUrl = await sim.start();
+    const { sim, connectUrl } = await simulate(size);
     ingestion.uploads.length = 0;
-    sizes.push((await run({ kind: 'size', size, connectUrl, ingestionUrl, identityUrl })) as SizeResult);
+    sizes.push((await run({ kind: 'size', size, connectUrl, ingestionUrl, identityUrl, baseline: true })) as SizeResult);
     await sim.stop();
     process.stderr.write(`  measured ${size} connectors × ${TASKS} tasks\n`);
+  }
+  const clean = await (async () => {
+    const { sim, connectUrl } = await simulate(5_000, NEVER);
+    ingestion.uploads.length = 0;
+    const result = (await run({ kind: 'size', size: 5_000, connectUrl, ingestionUrl, identityUrl })) as SizeResult;
+    await sim.stop();
+    process.stderr.write(`  measured 5000 connectors × ${TASKS} tasks, none FAILED\n`);
+    return result;
+  })();
+
+  // The restart history in Table Storage (Azurite), and the scaling table, end to end.
+  const azurite = await startAzurite();
+  const storageAccount = azurite.connectionStrings.kcmspare;
+  const storage = await (async () => {
+    const { sim, connectUrl } = await simulate(5_000);
+    const result = (await run({ kind: 'storage', size: 5_000, connectUrl, ingestionUrl, identityUrl, storage: storageAccount })) as StorageFigures;
+    ingestion.uploads.length = 0;
+    await sim.stop();
+    process.stderr.write('  measured the restart history in Azurite at 5000 connectors × 4 tasks\n');
+    return result;
+  })();
+  const scale: Array<ScaleFigures & { uploads: number }> = [];
+  for (const size of SCALE_SIZES) {
+    const { sim, connectUrl } = await simulate(size);
+    ingestion.uploads.length = 0;
+    const result = (await run({ kind: 'scale', size, connectUrl, ingestionUrl, identityUrl, storage: storageAccount }, [])) as ScaleFigures;
+    scale.push({ ...result, uploads: ingestion.uploads.length });
+    ingestion.uploads.length = 0;
+    await sim.stop();
+    process.stderr.write(`  measured end to end at ${size} connectors × ${TASKS} tasks\n`);
+  }
+  await azurite.stop();
+
+  // Against the cron script it replaces: the same cluster (failures one restart heals), our CLI's `once` as a
+  // cron job would run it, from its start to its exit.
+  const cron: CronFigures[] = [];
+  const unavailable = cronUnavailable();
+  for (const size of CRON_SIZES) {
+    const ours = await simulate(size, 33, false);
+    const failed = failedTasks(ours.sim);
+    const oursMs = await cliOnce(ours.connectUrl, ingestionUrl, identityUrl, caPath);
+    const oursHealed = failed - failedTasks(ours.sim);
+    await ours.sim.stop();
+    ingestion.uploads.length = 0;
+    if (unavailable) {
+      cron.push({ size, failed, oursMs, oursHealed, unavailable });
+      continue;
+    }
+    const theirs = await simulate(size, 33, false);
+    const run = await cronBaseline(theirs.connectUrl);
+    cron.push({ size, failed, oursMs, oursHealed, cron: { ...run, healed: failed - failedTasks(theirs.sim) } });
+    await theirs.sim.stop();
+    process.stderr.write(`  measured against the cron script at ${size} connectors × ${TASKS} tasks\n`);
   }
 
   // Healing 500 failed tasks: the same tick with and without restarts, at a latency that dominates.
@@ -242,7 +435,36 @@ async function parent(): Promise<void> {
   const coldStart = measureColdStart();
   const redaction = measureRedaction();
   const realCluster = await benchRealCluster((line) => process.stderr.write(`  ${line}\n`));
-  report(sizes, heal, hours, planning, coldStart, redaction, realCluster, performance.now() - benchStarted);
+  report({ sizes, clean, storage, scale, cron, heal, hours, planning, cold: coldStart, redaction, real: realCluster, elapsedMs: performance.now() - benchStarted });
+}
+
+function failedTasks(sim: ConnectSimulator): number {
+  let n = 0;
+  for (const c of sim.connectors.values()) for (const t of c.tasks) if (t.state === 'FAILED') n++;
+  return n;
+}
+
+/** `kc-monitor once` as cron would run it (its own process, local state, shipping to the fake): start to exit. */
+async function cliOnce(connectUrl: string, ingestionUrl: string, identityUrl: string, caPath: string): Promise<number> {
+  const home = mkdtempSync(join(tmpdir(), 'kc-bench-cli-'));
+  const env = {
+    PATH: process.env.PATH,
+    HOME: home,
+    KC_MONITOR_STATE_DIR: join(home, 'state'),
+    NODE_EXTRA_CA_CERTS: caPath,
+    IDENTITY_ENDPOINT: identityUrl,
+    IDENTITY_HEADER: 'bench-header',
+    KAFKA_CONNECT_URL: connectUrl,
+    LOGS_INGESTION_ENDPOINT: ingestionUrl,
+    LOGS_DCR_IMMUTABLE_ID: DCR,
+    AUTO_HEAL: 'on',
+  };
+  const started = performance.now();
+  // From a folder of its own: a local.settings.json in the project must not be read.
+  await promisify(execFile)(process.execPath, [join(process.cwd(), 'bin', 'kc-monitor.js'), 'once'], { env, cwd: home });
+  const ms = performance.now() - started;
+  rmSync(home, { recursive: true, force: true });
+  return ms;
 }
 
 /** Inputs built to make a backtracking rule slow: long runs of what the rules look for, never completed. */
@@ -324,6 +546,10 @@ interface ColdStart {
   readonly packageFiles: number;
   readonly packageKb: number;
   readonly packageDeflatedKb: number;
+  /** `kc-monitor --help`, answered by the CLI's small entry. */
+  readonly cliHelpMs: number;
+  /** A command, which loads the CLI bundle: `kc-monitor status` refused at once for a missing setting. */
+  readonly cliCommandMs: number;
 }
 
 function measureColdStart(): ColdStart {
@@ -337,6 +563,17 @@ function measureColdStart(): ColdStart {
     return runs.sort((a, b) => a - b)[5]!;
   };
   const nodeMs = time(['-e', '1']);
+  const cli = join(process.cwd(), 'bin', 'kc-monitor.js');
+  const cliHelpMs = time([cli, '--help']);
+  const empty = mkdtempSync(join(tmpdir(), 'kc-bench-empty-'));
+  const runs: number[] = [];
+  for (let i = 0; i < 11; i++) {
+    const t = performance.now();
+    spawnSync(process.execPath, [cli, 'status'], { stdio: 'ignore', cwd: empty, env: { PATH: process.env.PATH, HOME: empty } });
+    runs.push(performance.now() - t);
+  }
+  rmSync(empty, { recursive: true, force: true });
+  const cliCommandMs = runs.sort((a, b) => a - b)[5]!;
   const entryMs = time(['-e', "require('./dist/function/monitor.js')"]);
   const firstTickLoadMs = time(['-e', "require('./dist/function/monitor.js'); require('./dist/lib/runtime.js')"]);
   const files = ['host.json', 'package.json', 'dist/function/monitor.js', 'dist/lib/runtime.js'];
@@ -351,10 +588,29 @@ function measureColdStart(): ColdStart {
     packageFiles: files.length,
     packageKb: Math.round(bytes.reduce((n, b) => n + b.length, 0) / 1024),
     packageDeflatedKb: Math.round(bytes.reduce((n, b) => n + deflateRawSync(b).length, 0) / 1024),
+    cliHelpMs,
+    cliCommandMs,
   };
 }
 
-function report(sizes: SizeResult[], heal: Record<string, TickFigures>, hours: HourFigures[], planning: PlanFigures, cold: ColdStart, redaction: RedactionFigures[], real: RealClusterFigures, elapsedMs: number): void {
+interface Report {
+  readonly sizes: SizeResult[];
+  /** 5,000 × 4 with no task FAILED. */
+  readonly clean: SizeResult;
+  readonly storage: StorageFigures;
+  readonly scale: Array<ScaleFigures & { uploads: number }>;
+  readonly cron: CronFigures[];
+  readonly heal: Record<string, TickFigures>;
+  readonly hours: HourFigures[];
+  readonly planning: PlanFigures;
+  readonly cold: ColdStart;
+  readonly redaction: RedactionFigures[];
+  readonly real: RealClusterFigures;
+  readonly elapsedMs: number;
+}
+
+function report(r: Report): void {
+  const { sizes, clean, storage, scale, cron, heal, hours, planning, cold, redaction, real, elapsedMs } = r;
   const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
   const f1 = (n: number) => n.toFixed(1);
   const lines: string[] = [];
@@ -365,9 +621,35 @@ function report(sizes: SizeResult[], heal: Record<string, TickFigures>, hours: H
   for (const s of sizes) {
     for (const [label, t] of [['detail (first of the hour)', s.detail], ['lean (the 11 others)', s.lean]] as const) {
       say(
-        `${`${f0(s.size)} ${label}`.padEnd(29)}| ${f0(t.wallMs).padStart(9)} | ${f0(t.processingMs).padStart(13)} | ${String(t.gets).padStart(4)} | ${String(t.restartCalls).padStart(8)} | ${f0(t.rows).padStart(6)} | ${f0(t.rawBytes / 1024).padStart(7)} | ${f0(t.gzipBytes / 1024).padStart(7)} | ${f0(t.valueBytes / s.size).padStart(17)} | ${label.startsWith('detail') ? `${f0(s.readMs).padStart(7)} | ${f0(s.baselineMs).padStart(11)} | ${(s.readMs / s.baselineMs).toFixed(3).padStart(13)} | ${f1(s.peakRssMb).padStart(11)} | ${f1(s.peakHeapMb).padStart(12)}` : ''}`,
+        `${`${f0(s.size)} ${label}`.padEnd(29)}| ${f0(t.wallMs).padStart(9)} | ${f0(t.processingMs).padStart(13)} | ${String(t.gets).padStart(4)} | ${String(t.restartCalls).padStart(8)} | ${f0(t.rows).padStart(6)} | ${f0(t.rawBytes / 1024).padStart(7)} | ${f0(t.gzipBytes / 1024).padStart(7)} | ${f0(t.valueBytes / s.size).padStart(17)} | ${label.startsWith('detail') ? `${f0(s.readMs!).padStart(7)} | ${f0(s.baselineMs!).padStart(11)} | ${(s.readMs! / s.baselineMs!).toFixed(3).padStart(13)} | ${f1(s.peakRssMb).padStart(11)} | ${f1(s.peakHeapMb).padStart(12)}` : ''}`,
       );
     }
+  }
+  const largest = sizes.at(-1)!;
+  say('(warm ticks: each child first runs one tick on a monitor of its own, which loads and compiles what a tick runs)');
+  say();
+  say('5,000 × 4, processing ms (event-loop busy)   | first tick of a fresh worker | detail | lean | detail without restart calls (read + rows + ship) | the restart calls');
+  for (const [label, s] of [['~3% of tasks FAILED (606 restart calls)', largest], ['no task FAILED', clean]] as const) {
+    say(`${label.padEnd(45)}| ${f0(s.cold.processingMs).padStart(28)} | ${f0(s.detail.processingMs).padStart(6)} | ${f0(s.lean.processingMs).padStart(4)} | ${f0(s.noHeal.processingMs).padStart(50)} | ${f0(Math.max(0, s.detail.processingMs - s.noHeal.processingMs)).padStart(17)}`);
+  }
+
+  say();
+  say(`restart history in Table Storage (Azurite), 5,000 × 4, ${storage.written} restarts: tick ms, median of 3 (alternating with the in-memory store)`);
+  say(`  a worker's first tick: ${f0(storage.memoryMs)} in memory, ${f0(storage.tableMs)} in Azurite (+${f0(storage.tableMs - storage.memoryMs)}), ${storage.requests} Table requests (its load and ${Math.ceil(storage.written / 100)} transactions of ≤ 100)`);
+  say(`  the lean tick 5 minutes later: ${f0(storage.memoryLeanMs)} in memory, ${f0(storage.tableLeanMs)} in Azurite (+${f0(storage.tableLeanMs - storage.memoryLeanMs)}), ${storage.leanRequests} Table requests`);
+
+  say();
+  say('scaling — end to end: SDK to the https ingestion fake, history in Azurite, healing on, ~3% of tasks FAILED for good; a fresh worker\'s first tick (detail, every restart), then a lean tick');
+  say('connectors × 4 | first tick ms | processing ms | lean tick ms | processing ms | peak RSS MB | Connect requests | uploads | Table requests | rows (first) | rows (lean)');
+  for (const x of scale) {
+    say(`${f0(x.size).padEnd(15)}| ${f0(x.first.wallMs).padStart(13)} | ${f0(x.first.processingMs).padStart(13)} | ${f0(x.lean.wallMs).padStart(12)} | ${f0(x.lean.processingMs).padStart(13)} | ${f0(x.rssMb).padStart(11)} | ${f0(x.first.gets + x.first.restartCalls).padStart(16)} | ${f0(x.uploads).padStart(7)} | ${f0(x.storageRequests).padStart(14)} | ${f0(x.first.rows).padStart(12)} | ${f0(x.lean.rows).padStart(11)}`);
+  }
+
+  say();
+  say(`against the cron + curl + jq script (one curl of ?expand=status, jq, one curl -X POST per FAILED task, in sequence), the same simulated cluster, failures one restart heals; ours: \`kc-monitor once\`, start to exit`);
+  for (const c of cron) {
+    if (!c.cron) say(`  ${f0(c.size)} × 4: ours ${f0(c.oursMs)} ms, healed ${c.oursHealed}/${c.failed}; the script: not run (${c.unavailable})`);
+    else say(`  ${f0(c.size)} × 4: ours ${f0(c.oursMs)} ms, healed ${c.oursHealed}/${c.failed}; the script ${f0(c.cron.ms)} ms, ${c.cron.restarts} restarts, healed ${c.cron.healed}/${c.failed}; ${(c.cron.ms / c.oursMs).toFixed(1)}× faster`);
   }
 
   say();
@@ -403,15 +685,40 @@ function report(sizes: SizeResult[], heal: Record<string, TickFigures>, hours: H
   const steepest = redaction.reduce((a, b) => (b.ratio > a.ratio ? b : a));
   const worstTrace = redaction.reduce((a, b) => (b.traceMs > a.traceMs ? b : a));
 
-  const largest = sizes.at(-1)!;
   const perThousand = cost.find((c) => c.size === 1_000)!;
   const healDelta = heal.on!.wallMs - heal.off!.wallMs;
   const healFloor = Math.ceil(heal.on!.restartCalls / RESTART_CONCURRENCY) * HEAL_LATENCY_MS;
   // The calls' own latency as measured (the simulator's 20 ms plus loopback and its own work), spread over
   // the concurrency: what healing must add at most, with a quarter more for building and shipping its rows.
   const healBudget = heal.on!.restartCallMs / RESTART_CONCURRENCY;
+  const biggest = scale.at(-1)!;
   const budgets: Array<[string, boolean, string]> = [
-    [`5,000 × 4 tick processing ≤ 1 s beyond network waits`, Math.max(largest.detail.processingMs, largest.lean.processingMs) <= 1_000, `${f0(largest.detail.processingMs)} ms detail, ${f0(largest.lean.processingMs)} ms lean`],
+    [
+      '5,000 × 4 warm detail tick, no task FAILED: processing ≤ 200 ms, lean ≤ 100 ms',
+      clean.detail.processingMs <= 200 && clean.lean.processingMs <= 100,
+      `${f0(clean.detail.processingMs)} ms detail, ${f0(clean.lean.processingMs)} ms lean`,
+    ],
+    [
+      '5,000 × 4 warm detail tick with 606 FAILED tasks and their restart calls: processing ≤ 500 ms, lean ≤ 250 ms',
+      largest.detail.processingMs <= 500 && largest.lean.processingMs <= 250,
+      `${f0(largest.detail.processingMs)} ms detail (${f0(largest.noHeal.processingMs)} without the restart calls), ${f0(largest.lean.processingMs)} ms lean`,
+    ],
+    [
+      'restart history in Azurite adds ≤ 150 ms to a 5,000 × 4 tick with 606 restarts',
+      storage.tableMs - storage.memoryMs <= 150,
+      `+${f0(storage.tableMs - storage.memoryMs)} ms, ${storage.requests} Table requests (+${f0(storage.tableLeanMs - storage.memoryLeanMs)} ms on the lean tick)`,
+    ],
+    [
+      '≥ 5 × faster than the cron script at 2,000 and 5,000 × 4, healing 100 %',
+      cron.every((c) => c.cron && c.oursHealed === c.failed && c.cron.ms >= 5 * c.oursMs),
+      cron.map((c) => (c.cron ? `${f0(c.size)}: ${(c.cron.ms / c.oursMs).toFixed(1)}× (${c.oursHealed}/${c.failed} healed)` : `${f0(c.size)}: the script not run (${c.unavailable})`)).join('; '),
+    ],
+    [
+      `50,000 × 4 end to end ≤ 6 s in ≤ 700 MB RSS`,
+      biggest.first.wallMs <= 6_000 && biggest.rssMb <= 700,
+      `${f0(biggest.first.wallMs)} ms (a fresh worker's first tick: detail, ${f0(biggest.first.restartCalls)} restarts), ${f0(biggest.rssMb)} MB; lean ${f0(biggest.lean.wallMs)} ms`,
+    ],
+    ['kc-monitor --help ≤ 2 × node -e 1', cold.cliHelpMs <= 2 * cold.nodeMs, `${f0(cold.cliHelpMs)} ms vs ${f0(cold.nodeMs)} ms = ${(cold.cliHelpMs / cold.nodeMs).toFixed(2)}×; a command loads the CLI bundle: \`kc-monitor status\` to its first request ${f0(cold.cliCommandMs)} ms`],
     ['≤ 2 GET requests per cluster (Connect ≥ 2.3)', sizes.every((s) => s.detail.gets <= 2 && s.lean.gets <= 2), sizes.map((s) => s.detail.gets).join(', ')],
     [`peak heap ≤ ${HEAP_BUDGET_MB} MB at 5,000 × 4`, largest.peakHeapMb <= HEAP_BUDGET_MB, `every tick ran inside --max-old-space-size=${HEAP_BUDGET_MB}; sampled peak heapUsed ${f1(largest.peakHeapMb)} MB`],
     [
@@ -455,7 +762,7 @@ function report(sizes: SizeResult[], heal: Record<string, TickFigures>, hours: H
   process.stdout.write(`${lines.join('\n')}\n`);
 
   mkdirSync('bench/results', { recursive: true });
-  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, latencyMs: LATENCY_MS, sizes, heal, hours, planning, cost, coldStart: cold, redaction, realCluster: real, budgets: budgets.map(([name, ok, detail]) => ({ name, ok, detail })) }, null, 2);
+  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, latencyMs: LATENCY_MS, sizes, clean, storage, scale, cron, heal, hours, planning, cost, coldStart: cold, redaction, realCluster: real, budgets: budgets.map(([name, ok, detail]) => ({ name, ok, detail })) }, null, 2);
   writeFileSync('bench/results/latest.json', json);
   writeFileSync(`bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, json);
   if (budgets.some(([, ok]) => !ok)) process.exitCode = 1;
