@@ -202,6 +202,28 @@ export class WorkerLogs {
     return this.requests(mark, 'POST').map((r) => `${r.path} ${r.status}`);
   }
 
+  /**
+   * Waits until no task of these connectors has been created for `quietMs`: the rebalances that follow creating
+   * connectors can build a task again after it first FAILED, which a count of starts from a later mark would
+   * take for a restart of ours.
+   */
+  async settled(connectors: readonly string[], quietMs = 2_000): Promise<void> {
+    const mark = this.mark();
+    const starts = () => this.lines(mark).filter((l) => connectors.some((c) => l.line.includes(`INFO Creating task ${c}-`))).length;
+    let seen = starts();
+    let since = Date.now();
+    await waitUntil(
+      `no task of ${connectors.join(', ')} created for ${quietMs} ms`,
+      async () => {
+        const now = starts();
+        if (now !== seen) [seen, since] = [now, Date.now()];
+        return Date.now() - since >= quietMs ? true : undefined;
+      },
+      30_000,
+      200,
+    );
+  }
+
   /** Starts of a task (`Creating task name-N`) on any worker since the mark: its first start and every restart. */
   taskStarts(mark: LogMark, connector: string, taskId: number): number {
     const needle = `INFO Creating task ${connector}-${taskId} (`;
