@@ -117,6 +117,8 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
     // A cluster too large to read at once is read with all the connections the client keeps.
     const concurrency = options.concurrency ?? (warning?.includes(TOO_LARGE) ? 16 : 8);
     const memory = memoryOf(client);
+    const live = new Set(names);
+    forgetGone(memory, (name) => live.has(name));
     const connectors = await mapLimit(names, concurrency, async (name) => {
       try {
         const status = await client.get(`${connectorPath(name)}/status`, options.signal);
@@ -158,6 +160,7 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
     if (known && (plainlyHealthy(entry.status) || known.signature === signature(entry.status))) entry.info = known.info;
     else if (!plainlyHealthy(entry.status)) stale.push(name);
   }
+  forgetGone(memory, (name) => Object.hasOwn(entries, name));
   if (stale.length > INFO_READS_MAX && !memory.tooLarge) {
     try {
       const full = await client.get(EXPANDED_PATH, signal);
@@ -217,6 +220,11 @@ function remember(memory: ClientMemory, body: unknown): void {
     if (typeof entry === 'object' && entry !== null) memory.infos.set(name, { info: essentials(entry.info), signature: signature(entry.status) });
   }
   memory.filled = true;
+}
+
+/** Deleted connectors leave the memory at once: over the cap no full read comes to replace it. */
+function forgetGone(memory: ClientMemory, exists: (name: string) => boolean): void {
+  for (const name of memory.infos.keys()) if (!exists(name)) memory.infos.delete(name);
 }
 
 function memoryOf(client: ConnectClient): ClientMemory {

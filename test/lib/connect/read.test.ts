@@ -236,6 +236,21 @@ describe('readCluster against the Connect simulator', () => {
     expect(JSON.stringify(lean.connectors)).not.toContain('CANARY');
   });
 
+  it('a lean read forgets a deleted connector: one re-created under its name is read again, whatever its status', async () => {
+    const trace = 'java.sql.SQLException: login refused\n\tat a.B(B.java:1)';
+    const failing = (cls: string) => connector('b', { config: { 'connector.class': cls, 'db.password': 'CANARY-db-pw' }, tasks: [{ id: 0, state: 'FAILED', workerId: 'w1:8083', trace }] });
+    const { sim, url } = await simulate({ version: '3.7.0' }, connector('a'), failing('com.example.Old'));
+    const c = client({ url });
+    await readCluster(c, READ);
+    sim.connectors.delete('b');
+    await readCluster(c, { ...READ, withInfo: false });
+    sim.add(failing('com.example.New')); // the same status as before, another connector
+    sim.requests.splice(0);
+    const lean = await readCluster(c, { ...READ, withInfo: false });
+    expect(sim.requests.map((r) => r.path)).toEqual(['/', '/connectors?expand=status', '/connectors/b']);
+    expect(lean.connectors.find((x) => x.name === 'b')!.connectorClass).toBe('com.example.New');
+  });
+
   it('a lean read reads a paused connector\'s config again: its tasks.max may have changed with its tasks', async () => {
     const { sim, url } = await simulate({ version: '3.7.0' }, connector('a', { config: { 'connector.class': 'com.example.Sink', 'tasks.max': '1' }, tasks: [{ id: 0, state: 'RUNNING', workerId: 'w1:8083' }] }));
     const c = client({ url });
