@@ -203,13 +203,14 @@ async function readInfo(client: ConnectClient, name: string, status: unknown, me
  */
 function withheld(connector: ConnectorStatus, why: string): ConnectorStatus {
   const note = `trace withheld: the connector's config, needed to redact it, could not be read (${clip(why, 300)})`;
-  const hide = <T extends { readonly trace?: string }>(x: T): T => {
-    if (x.trace === undefined) return x;
-    const copy = { ...x, trace: note };
-    Object.defineProperty(copy, 'unredactedTrace', { value: (x as { unredactedTrace?: string }).unredactedTrace, enumerable: false });
-    return copy;
+  // A spread drops the non-enumerable unredactedTrace the patterns match: every copy carries it over.
+  const keep = <T extends object>(from: T, to: T): T => {
+    const raw = (from as { unredactedTrace?: string }).unredactedTrace;
+    if (raw !== undefined) Object.defineProperty(to, 'unredactedTrace', { value: raw, enumerable: false });
+    return to;
   };
-  return { ...hide(connector), tasks: connector.tasks.map(hide) };
+  const hide = <T extends { readonly trace?: string }>(x: T): T => (x.trace === undefined ? x : keep(x, { ...x, trace: note }));
+  return keep(connector, { ...hide(connector), tasks: connector.tasks.map(hide) });
 }
 
 /** The memory a read with `expand=info` leaves for the lean reads after it. */

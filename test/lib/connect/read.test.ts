@@ -207,6 +207,19 @@ describe('readCluster against the Connect simulator', () => {
     expect(task.unredactedTrace).toContain('SQLException');
   });
 
+  // Found in the second review: a spread of the withheld connector dropped its unredactedTrace, and a
+  // connector failing with a ConfigException was restarted on every backoff.
+  it('a withheld connector-level trace still reaches the non-transient patterns', async () => {
+    const { sim, url } = await simulate({ version: '3.7.0' }, connector('a'));
+    const c = client({ url });
+    await readCluster(c, READ);
+    sim.add(connector('cc', { state: 'FAILED', trace: 'org.apache.kafka.common.config.ConfigException: Missing required configuration "x"\n\tat a.B(B.java:1)', tasks: [] }));
+    sim.inject({ path: '/connectors/cc', status: 500, body: '{"error_code":500,"message":"Request cannot be completed because a rebalance is expected"}' });
+    const cc = (await readCluster(c, { ...READ, withInfo: false })).connectors.find((x) => x.name === 'cc')!;
+    expect(cc.trace).toMatch(/^trace withheld: /);
+    expect(cc.unredactedTrace).toContain('ConfigException');
+  });
+
   it('one connector at a time over the cap: a failed config read withholds the trace too', async () => {
     const failing = connector('failing', { tasks: [{ id: 0, state: 'FAILED', workerId: 'w1:8083', trace: 'java.sql.SQLException: login refused for CANARY-db-pw\n\tat a.B(B.java:1)' }] });
     const { sim, url } = await simulate({ version: '3.7.0' }, ...Array.from({ length: 40 }, (_, i) => connector(`big-${i}`)), failing);
