@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEALING_TABLE } from '../../src/lib/logs/schema';
 import { expectRowsFitSchema } from '../helpers/schema';
 import { PLUGIN_CLASS, testConnectCluster } from './harness';
-import { type Run, type Status, createConnector, deleteConnectors, runOnce, settingsFor, settled, statusWhen, uniqueName } from './support';
+import { type Run, type Status, WorkerLogs, at, createConnector, deleteConnectors, newMonitor, runOnce, settingsFor, settled, statusWhen, uniqueName } from './support';
 
 /**
  * The rows of one tick against the real cluster, compared with what Connect itself says: every connector and
@@ -137,5 +137,51 @@ describe("one tick's rows against the real cluster", () => {
     // The dry-run decisions carry the root cause line, redacted too.
     expect(run.healing.find((r) => r.ConnectorName === secret)).toMatchObject({ Outcome: 'dry-run', TaskId: 1, Attempt: 1 });
     expect(String(run.healing.find((r) => r.ConnectorName === secret)!.Reason)).toContain('***');
+  });
+});
+
+// The lean ticks between the hourly detail read `?expand=status` alone and take each config from memory; a
+// connector that appears failing since has its config read, so a bare config secret in its trace is scrubbed.
+describe('lean ticks against the real cluster', () => {
+  const logs = new WorkerLogs(cluster);
+  const BARE = 'Zq8kLm2Vx9-lean-canary';
+  const late = uniqueName('rows-late');
+
+  afterAll(async () => {
+    await deleteConnectors(cluster, [late]);
+  });
+
+  it('read the status without configs, read the config of a connector that appeared failing, and ship no secret', async () => {
+    let minute = 0;
+    const m = newMonitor(settingsFor(uniqueName('rows-lean'), url, {}, { AUTO_HEAL: 'dry-run', MONITOR_SCHEDULE: '0 */5 * * * *' }), () => at(minute));
+    try {
+      const mark0 = logs.mark();
+      const detail = await m.tick();
+      await logs.flush();
+      expect(logs.requests(mark0, 'GET').map((r) => r.path).filter((p) => p.startsWith('/connectors?'))).toEqual(['/connectors?expand=status&expand=info']);
+
+      await createConnector(cluster, late, { 'tasks.max': '1', 'task.fail': 'always', 'task.fail.message': `login refused for ${BARE}`, 'db.password': BARE });
+      await statusWhen(cluster, late, (s) => settled(1)(s) && s.tasks[0]!.state === 'FAILED');
+      const mark5 = logs.mark();
+      minute = 5;
+      const lean = await m.tick();
+      await logs.flush();
+      const gets = logs.requests(mark5, 'GET').map((r) => r.path);
+      expect(gets.filter((p) => p.startsWith('/connectors?'))).toEqual(['/connectors?expand=status']);
+      expect(gets).toContain(`/connectors/${late}`);
+
+      const task = lean.status.find((r) => r.RecordType === 'task' && r.ConnectorName === late)!;
+      expect(String(task.Trace)).toContain('login refused for ***');
+      expect(JSON.stringify([...lean.status, ...lean.healing, ...lean.result.monitorRows])).not.toContain(BARE);
+      // A failing connector read at the detail tick: the same row on the lean tick, class and tasks.max included.
+      const row = (run: Run) => {
+        const { TimeGenerated, Trace, ...rest } = run.status.find((r) => r.RecordType === 'connector' && r.ConnectorName === secret)!;
+        return rest;
+      };
+      expect(row(lean)).toEqual(row(detail));
+      expect(row(lean)).toMatchObject({ ConnectorClass: PLUGIN_CLASS, TasksMax: 2 });
+    } finally {
+      await m.close();
+    }
   });
 });

@@ -83,6 +83,7 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
     };
 
     let names: string[] | undefined;
+    let overCap = false;
     if (supportsExpand(parseKafkaVersion(version))) {
       const memory = memoryOf(client);
       // Lean: the status alone, once a read with configs (or one over the cap) is behind us.
@@ -95,6 +96,7 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
       } catch (err) {
         // Too large to hold (a very large cluster, or large configs): read each status instead of nothing.
         if (!tooLarge(err)) throw err;
+        overCap = true;
         if (!lean) memory.tooLarge = true;
         warning = [warning, `${err.message}: read one connector at a time`].filter(Boolean).join('; ');
       }
@@ -115,7 +117,7 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
     }
 
     // A cluster too large to read at once is read with all the connections the client keeps.
-    const concurrency = options.concurrency ?? (warning?.includes(TOO_LARGE) ? 16 : 8);
+    const concurrency = options.concurrency ?? (overCap ? 16 : 8);
     const memory = memoryOf(client);
     const live = new Set(names);
     forgetGone(memory, (name) => live.has(name));
@@ -157,8 +159,9 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
     if (typeof entry !== 'object' || entry === null) continue;
     const known = memory.infos.get(name);
     // A plainly healthy connector's lean row needs nothing of its config: what is known serves, or nothing.
-    if (known && (plainlyHealthy(entry.status) || known.signature === signature(entry.status))) entry.info = known.info;
-    else if (!plainlyHealthy(entry.status)) stale.push(name);
+    const healthy = plainlyHealthy(entry.status);
+    if (known && (healthy || known.signature === signature(entry.status))) entry.info = known.info;
+    else if (!healthy) stale.push(name);
   }
   forgetGone(memory, (name) => Object.hasOwn(entries, name));
   if (stale.length > INFO_READS_MAX && !memory.tooLarge) {
