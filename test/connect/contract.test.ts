@@ -128,7 +128,15 @@ async function scenario(call: Call, settle: () => Promise<void>): Promise<Record
   out.kip745Failed = answer(await call('POST', '/connectors/ct-task/restart?includeTasks=true&onlyFailed=true'), { unorderedTasks: is44 });
   out.kip745Nothing = answer(await call('POST', '/connectors/ct-ok/restart?includeTasks=true&onlyFailed=true'), { unorderedTasks: is44 });
   await settle();
-  out.kip745ConnectorFailed = answer(await call('POST', '/connectors/ct-conn/restart?includeTasks=true&onlyFailed=true'));
+  // The plan is built from the status store of the worker that answers, which can still hold the FAILED
+  // connector as UNASSIGNED after the listing said FAILED (3.9.2, once in CI); such a plan restarts nothing
+  // (onlyFailed), so asking again once that store has caught up is the same call.
+  let connectorFailed = await call('POST', '/connectors/ct-conn/restart?includeTasks=true&onlyFailed=true');
+  for (let tries = 1; (connectorFailed.json as Status | undefined)?.connector.state === 'UNASSIGNED' && tries < 4; tries++) {
+    await settle();
+    connectorFailed = await call('POST', '/connectors/ct-conn/restart?includeTasks=true&onlyFailed=true');
+  }
+  out.kip745ConnectorFailed = answer(connectorFailed);
   await settle();
   out.kip745All = answer(await call('POST', '/connectors/ct-ok/restart?includeTasks=true'), { unorderedTasks: is44 });
   await settle();
