@@ -5,6 +5,7 @@ import type { HealOutcome } from '../src/lib/heal/healer';
 import { REDACTED, headBytes, redact, safeTrace, truncateTrace, utf8Length } from '../src/lib/redact';
 import { FULL_ROWS, type StatusRow, healingRows, statusRows } from '../src/lib/logs/rows';
 import { sickWorkers } from '../src/lib/heal/workers';
+import { oneLine } from '../src/lib/errors';
 import { HEALING_TABLE, MAX_VALUE_BYTES, STATUS_TABLE, type TableSchema } from '../src/lib/logs/schema';
 
 /**
@@ -150,6 +151,27 @@ function rawTraces(body: unknown): string[] {
   }
   return out;
 }
+
+describe('one line', () => {
+  // Short texts of spaces, every other whitespace JS knows (tab, newline, NBSP, U+2028, BOM) and letters,
+  // around the bound: the shortcut for text already on one line must answer as the collapse-and-trim does.
+  const text = fc.tuple(fc.string({ unit: fc.constantFrom('a', 'B', ' ', '  ', '\t', '\n', '\u00a0', '\u2028', '\ufeff', '…'), maxLength: 12, size: 'max' }), fc.integer({ min: 1, max: 14 }));
+  it('leaves a text on one line as it is and collapses any other as the slow way does', () => {
+    const slow = (t: string, max: number) => {
+      const line = t.replace(/\s+/g, ' ').trim();
+      return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+    };
+    let untouched = 0;
+    const share = shareReaching(text, RUNS, ([t, max]) => {
+      const got = oneLine(t, max);
+      expect(got).toBe(slow(t, max));
+      if (got === t) untouched++;
+      return got !== t && t.length <= max; // changed although within the bound: only whitespace decided it
+    });
+    expect(share).toBeGreaterThanOrEqual(0.3);
+    expect(untouched / RUNS.numRuns).toBeGreaterThanOrEqual(0.05);
+  });
+});
 
 describe('the status parser', () => {
   it('never throws and returns well-typed connectors, whatever the body, and cuts every trace to its budget', () => {

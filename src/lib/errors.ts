@@ -55,8 +55,13 @@ export function ensureError(err: unknown): Error {
   return new Error(`Non-error thrown: ${text}`);
 }
 
+/** Whitespace that `oneLine` would change: any but a single space, or a space at either end. */
+const NOT_ONE_LINE = /[^\S ]| {2}|^ | $/;
+
 /** First line of a message, whitespace collapsed and bounded: what an operator sees in a row or a log line. */
 export function oneLine(text: string, max = 300): string {
+  // Most values (a state, a worker id) are one line already: a test allocates nothing, a replace does.
+  if (text.length <= max && !NOT_ONE_LINE.test(text)) return text;
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

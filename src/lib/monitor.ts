@@ -1,14 +1,14 @@
 import { createWriteStream } from 'node:fs';
-import type { MonitorConfig } from './config';
+import type { MonitorConfig, StorageConfig } from './config';
 import { ConnectClient, type ConnectTimeouts, DEFAULT_TIMEOUTS } from './connect/client';
 import { DEFAULT_LIMITS, Delivery } from './logs/delivery';
 import { Healer } from './heal/healer';
-import { type HistoryStore, TableHistoryStore } from './heal/history';
+import type { HistoryStore } from './heal/history';
 import type { Decision } from './heal/policy';
 import { createCredential } from './credential';
 import { LogsIngestionSink, NdjsonSink, type RowSink } from './logs/ingestion';
 import { RowMemory } from './logs/rows';
-import { BlobSpool, type Spool } from './logs/spool';
+import type { Spool } from './logs/spool';
 import { DEFAULT_MAX_TRACE_BYTES, type TickProgress, type TickResult, readWithProgress, runTick } from './tick';
 
 export interface MonitorOptions {
@@ -52,9 +52,9 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
     options.sink ??
     (file && new NdjsonSink(file)) ??
     (config.ingestion && new LogsIngestionSink(config.ingestion, createCredential(config.managedIdentityClientId), config.secrets, options.ingestionRetry));
-  const spool = options.spool === null || file ? undefined : (options.spool ?? (config.storage && BlobSpool.fromConfig(config.storage)));
+  const spool = options.spool === null || file ? undefined : (options.spool ?? (config.storage && blobSpool(config.storage)));
   const delivery = sink && new Delivery(sink, spool, { ...DEFAULT_LIMITS, maxBytes: config.spoolMaxBytes }, config.secrets);
-  const store = options.store ?? (config.storage && TableHistoryStore.fromConfig(config.storage));
+  const store = options.store ?? (config.storage && tableHistory(config.storage));
   const healer = new Healer({
     mode: config.autoHeal,
     policy: config.heal,
@@ -84,5 +84,30 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
       await Promise.all(clients.map((c) => c.close()));
       if (file) await new Promise((done) => file.end(done));
     },
+  };
+}
+
+/**
+ * The Azure Storage adapters, loaded on first use: a run without AzureWebJobsStorage (the CLI on a VM, the demo)
+ * never loads the Table and Blob SDKs, a third of a CLI start.
+ */
+function tableHistory(storage: StorageConfig): HistoryStore {
+  let store: Promise<HistoryStore> | undefined;
+  const get = () => (store ??= import('./heal/tableHistory.js').then((m) => m.TableHistoryStore.fromConfig(storage)));
+  return {
+    load: async (...args) => (await get()).load(...args),
+    save: async (...args) => (await get()).save(...args),
+  };
+}
+
+function blobSpool(storage: StorageConfig): Spool {
+  let spool: Promise<Spool> | undefined;
+  const get = () => (spool ??= import('./logs/spool.js').then((m) => m.BlobSpool.fromConfig(storage)));
+  return {
+    list: async (...args) => (await get()).list(...args),
+    put: async (...args) => (await get()).put(...args),
+    claim: async (...args) => (await get()).claim(...args),
+    read: async (...args) => (await get()).read(...args),
+    remove: async (...args) => (await get()).remove(...args),
   };
 }

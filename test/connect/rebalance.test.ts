@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config';
-import { TableHistoryStore } from '../../src/lib/heal/history';
+import { TableHistoryStore } from '../../src/lib/heal/tableHistory';
 import { targetKey } from '../../src/lib/heal/policy';
 import { type ConnectWorker, testConnectCluster, waitUntil } from './harness';
 import { type Row, type Status, WorkerLogs, at, brief, createConnector, deleteConnectors, newMonitor, runOnce, settingsFor, settled, status, statusWhen, uniqueName } from './support';

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/lib/config';
 import { ConnectClient } from '../../src/lib/connect/client';
 import { readCluster } from '../../src/lib/connect/read';
 import { Healer } from '../../src/lib/heal/healer';
-import { TableHistoryStore } from '../../src/lib/heal/history';
+import { TableHistoryStore } from '../../src/lib/heal/tableHistory';
 import { targetKey } from '../../src/lib/heal/policy';
 import { testConnectCluster } from './harness';
 import { TIMEOUTS, WorkerLogs, at, brief, createConnector, deleteConnectors, failedAgain, healingOf, runOnce, settingsFor, settled, status, statusWhen, uniqueName } from './support';

@@ -2,7 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config';
-import { TableHistoryStore } from '../../src/lib/heal/history';
+import { TableHistoryStore } from '../../src/lib/heal/tableHistory';
 import { targetKey } from '../../src/lib/heal/policy';
 import { issueCertificate, makeCertificateAuthority } from '../fakes/tls';
 import { type ConnectCluster, startConnectCluster, testConnectCluster } from './harness';

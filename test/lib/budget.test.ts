@@ -6,7 +6,7 @@ import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { generatedConnectors } from '../../src/lib/demo/scenario';
 import { Delivery } from '../../src/lib/logs/delivery';
 import { Healer } from '../../src/lib/heal/healer';
-import { TableHistoryStore } from '../../src/lib/heal/history';
+import { TableHistoryStore } from '../../src/lib/heal/tableHistory';
 import { createCredential } from '../../src/lib/credential';
 import { LogsIngestionSink } from '../../src/lib/logs/ingestion';
 import { BlobSpool } from '../../src/lib/logs/spool';

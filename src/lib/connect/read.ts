@@ -192,7 +192,7 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
 async function readInfo(client: ConnectClient, name: string, status: unknown, memory: ClientMemory, signal?: AbortSignal): Promise<{ info?: unknown; failed?: string }> {
   try {
     const info = await client.get(connectorPath(name), signal);
-    memory.infos.set(name, { info: essentials(info), signature: signature(status) });
+    memory.infos.set(name, { info: essentials(info, hasTrace(status)), signature: signature(status) });
     return { info };
   } catch (err) {
     if (err instanceof ConnectError && err.kind === 'ABORTED') throw err;
@@ -221,7 +221,7 @@ function remember(memory: ClientMemory, body: unknown): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
   memory.infos.clear();
   for (const [name, entry] of Object.entries(body as Record<string, { status?: unknown; info?: unknown } | null>)) {
-    if (typeof entry === 'object' && entry !== null) memory.infos.set(name, { info: essentials(entry.info), signature: signature(entry.status) });
+    if (typeof entry === 'object' && entry !== null) memory.infos.set(name, { info: essentials(entry.info, hasTrace(entry.status)), signature: signature(entry.status) });
   }
   memory.filled = true;
 }
@@ -241,19 +241,30 @@ function tooLarge(err: unknown): err is ConnectError {
   return err instanceof ConnectError && err.kind === 'BAD_RESPONSE' && err.detail.startsWith(TOO_LARGE);
 }
 
-/** Of a ConnectorInfo, what the parse takes: the type, `connector.class`, `tasks.max` and the secret values. */
-function essentials(info: unknown): unknown {
+/**
+ * Of a ConnectorInfo, what the parse takes: the type, `connector.class`, `tasks.max`, and the secret values when
+ * the status it was read beside has a trace. Without one they are never needed: the memory serves a lean read
+ * only for a connector plainly healthy now or one whose signature (traces included) is unchanged.
+ */
+function essentials(info: unknown, traced: boolean): unknown {
   const i = info as { type?: unknown; config?: unknown } | null;
   if (typeof i !== 'object' || i === null) return undefined;
   const config = typeof i.config === 'object' && i.config !== null ? (i.config as Record<string, unknown>) : {};
-  return { type: i.type, config: { 'connector.class': config['connector.class'], 'tasks.max': config['tasks.max'], ...Object.fromEntries(secretEntries(config)) } };
+  const kept: Record<string, unknown> = { 'connector.class': config['connector.class'], 'tasks.max': config['tasks.max'] };
+  if (traced) for (const [key, value] of secretEntries(config)) kept[key] = value;
+  return { type: i.type, config: kept };
 }
 
-/** A status as the memory compares it: the connector's state, the task count and every trace, as one digest. */
+/**
+ * A status as the memory compares it: the connector's state, the task count and every trace. Without a trace
+ * (most connectors) that is a short string as it is; with traces, one digest of them.
+ */
 function signature(status: unknown): string {
   const s = status as { connector?: { state?: unknown; trace?: unknown }; tasks?: Array<{ id?: unknown; trace?: unknown } | null> } | null;
   const tasks = Array.isArray(s?.tasks) ? s.tasks : [];
-  const hash = createHash('sha1').update(`${String(s?.connector?.state)}\n${tasks.length}\n${String(s?.connector?.trace ?? '')}`);
+  const head = `${String(s?.connector?.state)}\n${tasks.length}`;
+  if (!hasTrace(status)) return head;
+  const hash = createHash('sha1').update(`${head}\n${String(s?.connector?.trace ?? '')}`);
   for (const t of tasks) if (typeof t?.trace === 'string') hash.update(`\n${String(t.id)}\n${t.trace}`);
   return hash.digest('base64');
 }

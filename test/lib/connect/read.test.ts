@@ -171,6 +171,16 @@ describe('readCluster against the Connect simulator', () => {
     await readCluster(c, { ...READ, withInfo: false });
     expect(paths()).toEqual(['/', '/connectors?expand=status']); // remembered with that trace
 
+    // Healthy when its config was read (so none of its secret values were kept), failing now: read again.
+    sim.connectors.get('a')!.tasks = failing('CANARY-db-pw');
+    const aFailing = await readCluster(c, { ...READ, withInfo: false });
+    expect(paths()).toEqual(['/', '/connectors?expand=status', '/connectors/a']);
+    expect(aFailing.connectors[0]!.tasks[0]!.trace).toContain('login failed with');
+    expect(aFailing.connectors[0]!.tasks[0]!.trace).not.toContain('CANARY');
+    await readCluster(c, { ...READ, withInfo: false });
+    expect(paths()).toEqual(['/', '/connectors?expand=status']);
+    sim.connectors.get('a')!.tasks = connector('a').tasks;
+
     // A new connector: healthy, nothing of its config is needed; paused, it is read for its row.
     sim.add(connector('c'), connector('d', { state: 'PAUSED', tasks: [{ id: 0, state: 'PAUSED', workerId: 'w1:8083' }] }));
     const added = await readCluster(c, { ...READ, withInfo: false });

@@ -1,7 +1,8 @@
 import { TableClient } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HISTORY_TABLE, TableHistoryStore, decodeKey, encodeKey, merge, tableKey } from '../../../src/lib/heal/history';
+import { HISTORY_TABLE, merge } from '../../../src/lib/heal/history';
+import { TableHistoryStore, decodeKey, encodeKey, tableKey } from '../../../src/lib/heal/tableHistory';
 import type { TargetHistory } from '../../../src/lib/heal/policy';
 import { testStorage } from '../../fakes/azurite';
 
