@@ -213,13 +213,17 @@ async function once(io: CliIO, settings: Settings, flags: Flags): Promise<number
   const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout);
   // NDJSON never fails, and must not drain a spool into a file: no spool then.
   const spool = sink ? null : place.spool;
-  const options: MonitorOptions = { timeouts: flags.timeouts, ...(sink && { sink }), ...(spool !== undefined && { spool }), ...(place.store && { store: place.store }) };
+  // With its own state, a run goes on from the last one's row memory, as a warm function worker does.
+  const rowMemory = place.local?.readRowMemory();
+  const options: MonitorOptions = { timeouts: flags.timeouts, ...(sink && { sink }), ...(spool !== undefined && { spool }), ...(place.store && { store: place.store }), ...(rowMemory !== undefined && { rowMemory }) };
   const monitor = createMonitor(config, options);
   try {
     warn(io, config.warnings);
     const progress = await startProgress(io.stderr, io.env);
     const result = await monitor.tick((p) => progress.update(p)).finally(() => progress.stop());
+    const unsaved = await place.local?.writeRowMemory(monitor.rowMemory());
     report(io, result, config.secrets, place.where);
+    if (unsaved) warn(io, [unsaved]);
     return exitCode(result);
   } finally {
     await monitor.close();

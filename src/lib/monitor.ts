@@ -7,7 +7,7 @@ import type { HistoryStore } from './heal/history';
 import type { Decision } from './heal/policy';
 import { createCredential } from './credential';
 import { LogsIngestionSink, NdjsonSink, type RowSink } from './logs/ingestion';
-import { RowMemory } from './logs/rows';
+import { RowMemory, type SavedRowMemory } from './logs/rows';
 import type { Spool } from './logs/spool';
 import { DEFAULT_MAX_TRACE_BYTES, type TickProgress, type TickResult, readWithProgress, runTick } from './tick';
 
@@ -24,6 +24,8 @@ export interface MonitorOptions {
   readonly timeouts?: ConnectTimeouts;
   /** Waits before retrying a restart refused by a rebalance (tests shorten them). */
   readonly retryDelaysMs?: readonly number[];
+  /** What `Monitor.rowMemory()` gave an earlier process: the CLI under cron goes on with its lean rows. */
+  readonly rowMemory?: unknown;
 }
 
 /** What `kc-monitor status` shows: each cluster as read, and what the healer would decide now. */
@@ -42,6 +44,8 @@ export interface Monitor {
   /** Reads every cluster and previews the healing decisions; restarts, writes and ships nothing. */
   look(onProgress?: (progress: TickProgress) => void): Promise<Look>;
   close(): Promise<void>;
+  /** What the ticks so far remember of the rows they shipped, for a later process (see MonitorOptions). */
+  rowMemory(): SavedRowMemory;
 }
 
 export function createMonitor(config: MonitorConfig, options: MonitorOptions = {}): Monitor {
@@ -64,7 +68,7 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
     secrets: config.secrets,
   });
   const now = options.now ?? (() => new Date());
-  const rowMemory = new RowMemory(config.scheduleIntervalSeconds !== undefined ? config.scheduleIntervalSeconds * 1000 : undefined);
+  const rowMemory = new RowMemory(config.scheduleIntervalSeconds !== undefined ? config.scheduleIntervalSeconds * 1000 : undefined, options.rowMemory);
   return {
     config,
     tick: (onProgress) => runTick({ clients, healer, now, rowMemory, sickWorker: config.sickWorker, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }), ...(onProgress && { onProgress }) }),
@@ -80,6 +84,7 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
         historyProblems: new Map(previews.flatMap(([cluster, p]) => (p.historyProblem ? [[cluster, p.historyProblem] as const] : []))),
       };
     },
+    rowMemory: () => rowMemory.saved(),
     close: async () => {
       await Promise.all(clients.map((c) => c.close()));
       if (file) await new Promise((done) => file.end(done));

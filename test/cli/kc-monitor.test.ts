@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EXIT, main } from '../../src/cli/kc-monitor';
 import { ConnectSimulator } from '../../src/lib/demo/connectSimulator';
 import { DEMO_DB_PASSWORD, demoConnectors } from '../../src/lib/demo/scenario';
@@ -108,6 +108,44 @@ describe('kc-monitor', () => {
     const dry = await run(['once'], { ...fresh, AUTO_HEAL: 'dry-run' });
     expect(dry.code).toBe(EXIT.OK);
     expect(dry.stderr).toContain('healing: 2 dry-run, 1 skipped-non-transient');
+  });
+
+  it('once under cron goes on from the last run\'s row memory: lean rows between hourly detail runs, a trace once', async () => {
+    const { AzureWebJobsStorage: _, ...env } = await cluster();
+    const state = mkdtempSync(join(tmpdir(), 'kc-state-'));
+    const out = join(state, 'rows.ndjson');
+    const rowsOf = (r: { code: number; stderr: string }) => {
+      expect(r.code, r.stderr).toBe(EXIT.OK);
+      const all = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      writeFileSync(out, '');
+      return { status: all.filter((row) => row.Stream === STATUS_TABLE.stream), healing: all.filter((row) => row.Stream === HEALING_TABLE.stream) };
+    };
+    const once = () => run(['once', '--out', out], { ...env, KC_MONITOR_STATE_DIR: state });
+    // Only Date is faked: each run is a cron run 5 minutes after the last, inside one clock hour.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-12-03T10:00:30Z'));
+      const first = rowsOf(await once());
+      expect(first.status).toHaveLength(1 + 6 + 12); // the detail run: every connector and task
+      expect(first.status.filter((r) => r.Trace)).toHaveLength(3); // two FAILED tasks and the FAILED connector
+      vi.setSystemTime(new Date('2026-12-03T10:05:30Z'));
+      const second = rowsOf(await once());
+      // Lean: each connector, and only the tasks not RUNNING; the traces already shipped are not shipped again.
+      expect(second.status.filter((r) => r.RecordType === 'connector')).toHaveLength(6);
+      expect(second.status.filter((r) => r.RecordType === 'task' && r.State === 'RUNNING')).toEqual([]);
+      expect(second.status.filter((r) => r.Trace)).toEqual([]);
+      // The held non-transient connector is said once; the tasks restarted an hour ago are now a new decision.
+      expect(second.healing.map((h) => h.Outcome)).not.toContain('skipped-non-transient');
+      vi.setSystemTime(new Date('2026-12-03T11:00:30Z'));
+      expect(rowsOf(await once()).status).toHaveLength(1 + 6 + 12); // the first run of the next hour: detail
+      // A row memory that cannot be read costs a detail run, nothing else.
+      writeFileSync(join(state, 'rows.json'), '{"version":1,');
+      vi.setSystemTime(new Date('2026-12-03T11:05:30Z'));
+      expect(rowsOf(await once()).status).toHaveLength(1 + 6 + 12);
+      expect(readFileSync(join(state, 'rows.json'), 'utf8')).not.toContain(CANARY);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('once --out writes the rows to a file; local.settings.json Values are read, the environment wins', async () => {

@@ -9,6 +9,7 @@ import type { Settings } from '../config';
 import { ConfigError, MonitorError } from '../errors';
 import { type HistoryStore, keepIfNewer, merge, sameHistory } from '../heal/history';
 import type { TargetHistory, TargetKey } from '../heal/policy';
+import type { SavedRowMemory } from '../logs/rows';
 import type { Spool, SpoolClaim, SpoolEntry } from '../logs/spool';
 
 /**
@@ -30,6 +31,8 @@ export function stateDir(settings: Settings): string {
 const LOCK_UPDATE_MS = 5_000;
 const LOCK_STALE_MS = 30_000;
 
+const ROW_MEMORY_FILE = 'rows.json';
+
 /** Raised when another run holds the state directory for longer than this one is willing to wait. */
 export class StateBusyError extends MonitorError {}
 
@@ -44,6 +47,30 @@ export class LocalState {
   private constructor(readonly dir: string) {
     this.history = new FileHistoryStore(join(dir, 'history.json'));
     this.spool = new FileSpool(join(dir, 'spool'));
+  }
+
+  /**
+   * What the last run remembered of the rows it shipped (see RowMemory), so that a cron run every 5 minutes
+   * ships lean rows between its hourly detail runs and a trace or a decision once, as the function does.
+   * Unreadable or absent: undefined, and this run is a detail run. Nothing in it is secret (trace digests).
+   */
+  readRowMemory(): unknown {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, ROW_MEMORY_FILE), 'utf8')) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Replaced atomically; a failure only costs the next run a detail run, so it is said, not thrown. */
+  async writeRowMemory(memory: SavedRowMemory): Promise<string | undefined> {
+    const path = join(this.dir, ROW_MEMORY_FILE);
+    try {
+      await writeFileAtomic(path, `${JSON.stringify(memory)}\n`, { mode: 0o600 });
+      return undefined;
+    } catch (err) {
+      return `cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}): the next run ships every row again`;
+    }
   }
 
   /** Creates the directory (owner-only: traces in the spool may name hosts and users). */

@@ -120,6 +120,20 @@ export function statusRows(stamp: TickStamp, snapshot: ClusterSnapshot, plan: Ro
   return rows.map(fitValues);
 }
 
+/** A RowMemory kept between processes (pairs, not objects: a key may be `__proto__`). */
+export interface SavedRowMemory {
+  readonly version: 1;
+  readonly lastDetailHour?: number;
+  /** Per target, the digest of the trace last shipped. */
+  readonly traces: ReadonlyArray<readonly [string, string]>;
+  /** Per target, the decision last shipped. */
+  readonly decisions: ReadonlyArray<readonly [string, string]>;
+}
+
+function isPairs(value: unknown): value is Array<[string, string]> {
+  return Array.isArray(value) && value.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string');
+}
+
 /** A RowMemory's plan, carrying what `commit` and `commitDecisions` remember of it. */
 export interface MemoryPlan extends RowPlan {
   readonly hour: number;
@@ -142,8 +156,24 @@ export class RowMemory {
    *   hour, whatever the worker's age (Flex Consumption may start a new worker for any tick, and a new worker
    *   must not mean a detail tick, or every tick could be one). Otherwise the first tick of each hour this
    *   worker sees.
+   * @param saved What `saved()` gave an earlier process (the CLI under cron: one process per tick); anything
+   *   else is ignored, and the memory starts empty (a detail tick).
    */
-  constructor(private readonly intervalMs?: number) {}
+  constructor(
+    private readonly intervalMs?: number,
+    saved?: unknown,
+  ) {
+    const s = saved as Partial<SavedRowMemory> | null | undefined;
+    if (typeof s !== 'object' || s === null || s.version !== 1 || !isPairs(s.traces) || !isPairs(s.decisions)) return;
+    if (Number.isSafeInteger(s.lastDetailHour)) this.lastDetailHour = s.lastDetailHour;
+    this.shipped = new Map(s.traces);
+    this.decisions = new Map(s.decisions);
+  }
+
+  /** The memory as JSON: the hour of the last detail tick, the digests of the traces and the decisions shipped. */
+  saved(): SavedRowMemory {
+    return { version: 1, ...(this.lastDetailHour !== undefined && { lastDetailHour: this.lastDetailHour }), traces: [...this.shipped], decisions: [...this.decisions] };
+  }
 
   /** The plan for a tick at `now`; nothing is remembered until `commit(plan)`, once its rows are safe. */
   plan(now: Date): MemoryPlan {

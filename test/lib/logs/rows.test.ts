@@ -132,6 +132,39 @@ describe('lean rows between detail ticks', () => {
   });
 });
 
+describe('a RowMemory carried to the next process (the CLI under cron)', () => {
+  const at = (minute: number) => new Date(Date.parse('2026-11-22T08:00:00Z') + minute * 60_000);
+  const snapshot: Parameters<typeof statusRows>[1] = {
+    cluster: 'east',
+    connectors: [{ name: 'sick', type: 'sink', state: 'RUNNING', workerId: 'w1', tasks: [{ id: 0, state: 'RUNNING', workerId: 'w1' }, { id: 1, state: 'FAILED', workerId: 'w2', trace: 'boom' }] }],
+  };
+  const wait: HealOutcome = { target: { connector: 'sick', taskId: 1 }, action: 'wait', outcome: 'deferred-backoff', attempt: 1, nextAttemptAfter: 'x', reason: 'waiting after restart 1' };
+  /** The first process's tick at :00 (detail, rows kept), then a new process's at :05 from what it saved. */
+  const nextProcess = (saved: (s: ReturnType<RowMemory['saved']>) => unknown) => {
+    const first = new RowMemory();
+    const plan = first.plan(at(0));
+    statusRows(stamp, snapshot, plan);
+    healingRows(stamp, { cluster: 'east', outcomes: [wait], restartCalls: 0 }, plan);
+    first.commit(plan);
+    first.commitDecisions(plan);
+    const second = new RowMemory(undefined, saved(JSON.parse(JSON.stringify(first.saved())) as ReturnType<RowMemory['saved']>));
+    const next = second.plan(at(5));
+    return { detail: next.detail, rows: statusRows(stamp, snapshot, next).length, trace: statusRows(stamp, snapshot, next).some((r) => r.Trace), decisions: healingRows(stamp, { cluster: 'east', outcomes: [wait], restartCalls: 0 }, next).length };
+  };
+  it.each<[string, (s: ReturnType<RowMemory['saved']>) => unknown, { detail: boolean; rows: number; trace: boolean; decisions: number }]>([
+    ['as saved (through JSON): lean, the trace and the decision not again', (s) => s, { detail: false, rows: 3, trace: false, decisions: 0 }],
+    ['nothing saved: a detail tick', () => undefined, { detail: true, rows: 4, trace: true, decisions: 1 }],
+    ['another version', (s) => ({ ...s, version: 2 }), { detail: true, rows: 4, trace: true, decisions: 1 }],
+    ['traces not pairs', (s) => ({ ...s, traces: { 'east|t:1:sick': 'x' } }), { detail: true, rows: 4, trace: true, decisions: 1 }],
+    ['a decision not a string', (s) => ({ ...s, decisions: [['east|t:1:sick', 3]] }), { detail: true, rows: 4, trace: true, decisions: 1 }],
+    ['no hour: the traces remembered, the hour\'s detail still due', ({ lastDetailHour: _, ...s }) => s, { detail: true, rows: 4, trace: true, decisions: 1 }],
+    ['an hour not an integer: ignored as well', (s) => ({ ...s, lastDetailHour: '493' }), { detail: true, rows: 4, trace: true, decisions: 1 }],
+    ['a JSON null', () => null, { detail: true, rows: 4, trace: true, decisions: 1 }],
+  ])('%s', (_name, saved, expected) => {
+    expect(nextProcess(saved)).toEqual(expected);
+  });
+});
+
 describe('healing rows: a decision ships when it changes, and at the hourly detail tick', () => {
   const at = (minute: number) => new Date(Date.parse('2026-11-22T08:00:00Z') + minute * 60_000);
   const FIVE_MINUTES = 300_000;
