@@ -1,5 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import type { MonitorConfig, StorageConfig } from './config';
+import { ConfigError, ensureError } from './errors';
+import { clip } from './redact';
 import { ConnectClient, type ConnectTimeouts, DEFAULT_TIMEOUTS } from './connect/client';
 import { DEFAULT_LIMITS, Delivery } from './logs/delivery';
 import { Healer } from './heal/healer';
@@ -56,9 +58,12 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
     options.sink ??
     (file && new NdjsonSink(file)) ??
     (config.ingestion && new LogsIngestionSink(config.ingestion, createCredential(config.managedIdentityClientId), config.secrets, options.ingestionRetry));
-  const spool = options.spool === null || file ? undefined : (options.spool ?? (config.storage && blobSpool(config.storage)));
+  const wantSpool = options.spool === undefined && !file;
+  // AzureWebJobsStorage's adapters, built before the first tick (see azureStorage); none when not needed.
+  const azure = config.storage && (wantSpool || !options.store) ? azureStorage(config.storage, config.secrets) : undefined;
+  const spool = options.spool === null || file ? undefined : (options.spool ?? (azure && lazySpool(azure.spool)));
   const delivery = sink && new Delivery(sink, spool, { ...DEFAULT_LIMITS, maxBytes: config.spoolMaxBytes }, config.secrets);
-  const store = options.store ?? (config.storage && tableHistory(config.storage));
+  const store = options.store ?? (azure && lazyStore(azure.store));
   const healer = new Healer({
     mode: config.autoHeal,
     policy: config.heal,
@@ -71,8 +76,12 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   const rowMemory = new RowMemory(config.scheduleIntervalSeconds !== undefined ? config.scheduleIntervalSeconds * 1000 : undefined, options.rowMemory);
   return {
     config,
-    tick: (onProgress) => runTick({ clients, healer, now, rowMemory, sickWorker: config.sickWorker, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }), ...(onProgress && { onProgress }) }),
+    tick: async (onProgress) => {
+      await azure?.ready;
+      return runTick({ clients, healer, now, rowMemory, sickWorker: config.sickWorker, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }), ...(onProgress && { onProgress }) });
+    },
     look: async (onProgress = () => undefined) => {
+      await azure?.ready;
       const at = now();
       // The same budget as a tick's Connect work, so that a storage account that never answers cannot hold it.
       const deadline = AbortSignal.timeout(config.deadlineSeconds * 1000);
@@ -93,26 +102,36 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
 }
 
 /**
- * The Azure Storage adapters, loaded on first use: a run without AzureWebJobsStorage (the CLI on a VM, the demo)
- * never loads the Table and Blob SDKs, a third of a CLI start.
+ * The Azure Storage adapters, loaded when the first tick starts: a run without AzureWebJobsStorage (the CLI on
+ * a VM, the demo) never loads the Table and Blob SDKs. A connection string the SDKs refuse fails every tick
+ * with one line naming the setting, as any bad setting does, not only the healing rows.
  */
-function tableHistory(storage: StorageConfig): HistoryStore {
-  let store: Promise<HistoryStore> | undefined;
-  const get = () => (store ??= import('./heal/tableHistory.js').then((m) => m.TableHistoryStore.fromConfig(storage)));
+function azureStorage(storage: StorageConfig, secrets: readonly string[]) {
+  const built = Promise.all([import('./heal/tableHistory.js'), import('./logs/spool.js')]).then(([tables, blobs]) => {
+    try {
+      return { store: tables.TableHistoryStore.fromConfig(storage), spool: blobs.BlobSpool.fromConfig(storage) };
+    } catch (err) {
+      throw new ConfigError([`AzureWebJobsStorage: the Azure Storage SDK refused it (${clip(ensureError(err).message, 200, secrets)})`]);
+    }
+  });
+  // Each is awaited where it is used; a refusal is said by the tick that awaits `ready`, never left unhandled.
+  const handled = <T>(p: Promise<T>) => (p.catch(() => undefined), p);
+  return { ready: handled(built.then(() => undefined)), store: handled(built.then((b) => b.store)), spool: handled(built.then((b) => b.spool)) };
+}
+
+function lazyStore(store: Promise<HistoryStore>): HistoryStore {
   return {
-    load: async (...args) => (await get()).load(...args),
-    save: async (...args) => (await get()).save(...args),
+    load: async (...args) => (await store).load(...args),
+    save: async (...args) => (await store).save(...args),
   };
 }
 
-function blobSpool(storage: StorageConfig): Spool {
-  let spool: Promise<Spool> | undefined;
-  const get = () => (spool ??= import('./logs/spool.js').then((m) => m.BlobSpool.fromConfig(storage)));
+function lazySpool(spool: Promise<Spool>): Spool {
   return {
-    list: async (...args) => (await get()).list(...args),
-    put: async (...args) => (await get()).put(...args),
-    claim: async (...args) => (await get()).claim(...args),
-    read: async (...args) => (await get()).read(...args),
-    remove: async (...args) => (await get()).remove(...args),
+    list: async (...args) => (await spool).list(...args),
+    put: async (...args) => (await spool).put(...args),
+    claim: async (...args) => (await spool).claim(...args),
+    read: async (...args) => (await spool).read(...args),
+    remove: async (...args) => (await spool).remove(...args),
   };
 }

@@ -129,6 +129,23 @@ describe('the timer function', () => {
     await expect(handler(() => ({ ...noStorage, AUTO_HEAL: 'dry-run' }))(timer, context().ctx)).resolves.toBeUndefined();
   });
 
+  it('a storage connection string the Azure SDK refuses fails every invocation in one line, its key unseen', async () => {
+    // Past our own check (it names the account), refused by the SDK: no EndpointSuffix, no endpoints.
+    const refused = { ...settings, AzureWebJobsStorage: `AccountName=kcmacct;AccountKey=${CANARY}` };
+    const tick = handler(() => refused);
+    for (let i = 0; i < 2; i++) {
+      const { ctx, lines } = context();
+      const error = await tick(timer, ctx).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error?.message).toMatch(/^Invalid configuration: AzureWebJobsStorage: the Azure Storage SDK refused it \(Invalid \w+Endpoint/);
+      expect(error?.stack).toBe(error?.message);
+      expect(lines).toEqual([`error: ${error?.message}`]);
+      expect(lines.join('')).not.toContain(CANARY);
+    }
+  });
+
   it('func start without Azure: the example settings with LOGS_NDJSON_FILE append the rows to a file', async () => {
     const example = (JSON.parse(readFileSync('local.settings.json.example', 'utf8')) as { Values: Record<string, string> }).Values;
     const dir = mkdtempSync(join(tmpdir(), 'kc-fn-local-'));

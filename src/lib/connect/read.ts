@@ -37,6 +37,11 @@ const EXPANDED_PATH = '/connectors?expand=status&expand=info';
 const STATUS_PATH = '/connectors?expand=status';
 /** More connectors than this needing their config on a lean tick: one read with `expand=info` instead. */
 const INFO_READS_MAX = 32;
+/**
+ * A connector not plainly healthy keeps the same status while its config changes (a STOPPED one has no tasks
+ * to show a new tasks.max; a FAILED one fails again with the same trace): what is known of it serves this long.
+ */
+const UNHEALTHY_INFO_MS = 15 * 60_000;
 
 /**
  * Per client (a cluster), from one read with `expand=info` to the next (the hourly detail tick): what a lean
@@ -45,7 +50,7 @@ const INFO_READS_MAX = 32;
  * over the cap (then the lean ticks read `?expand=status` and each config they need on its own).
  */
 interface ClientMemory {
-  readonly infos: Map<string, { readonly info: unknown; readonly signature: string }>;
+  readonly infos: Map<string, { readonly info: unknown; readonly signature: string; readonly readAt: number }>;
   filled: boolean;
   tooLarge: boolean;
 }
@@ -160,7 +165,7 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
     const known = memory.infos.get(name);
     // A plainly healthy connector's lean row needs nothing of its config: what is known serves, or nothing.
     const healthy = plainlyHealthy(entry.status);
-    if (known && (healthy || known.signature === signature(entry.status))) entry.info = known.info;
+    if (known && (healthy || (known.signature === signature(entry.status) && Date.now() - known.readAt < UNHEALTHY_INFO_MS))) entry.info = known.info;
     else if (!healthy) stale.push(name);
   }
   forgetGone(memory, (name) => Object.hasOwn(entries, name));
@@ -192,7 +197,7 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
 async function readInfo(client: ConnectClient, name: string, status: unknown, memory: ClientMemory, signal?: AbortSignal): Promise<{ info?: unknown; failed?: string }> {
   try {
     const info = await client.get(connectorPath(name), signal);
-    memory.infos.set(name, { info: essentials(info, hasTrace(status)), signature: signature(status) });
+    memory.infos.set(name, { info: essentials(info, hasTrace(status)), signature: signature(status), readAt: Date.now() });
     return { info };
   } catch (err) {
     if (err instanceof ConnectError && err.kind === 'ABORTED') throw err;
@@ -220,8 +225,9 @@ function withheld(connector: ConnectorStatus, why: string): ConnectorStatus {
 function remember(memory: ClientMemory, body: unknown): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
   memory.infos.clear();
+  const readAt = Date.now();
   for (const [name, entry] of Object.entries(body as Record<string, { status?: unknown; info?: unknown } | null>)) {
-    if (typeof entry === 'object' && entry !== null) memory.infos.set(name, { info: essentials(entry.info, hasTrace(entry.status)), signature: signature(entry.status) });
+    if (typeof entry === 'object' && entry !== null) memory.infos.set(name, { info: essentials(entry.info, hasTrace(entry.status)), signature: signature(entry.status), readAt });
   }
   memory.filled = true;
 }
@@ -269,10 +275,10 @@ function signature(status: unknown): string {
   return hash.digest('base64');
 }
 
-/** RUNNING with every task RUNNING: a lean row of it needs nothing of its config. */
+/** RUNNING with every task RUNNING, and no trace to redact: a lean row of it needs nothing of its config. */
 function plainlyHealthy(status: unknown): boolean {
   const s = status as { connector?: { state?: unknown }; tasks?: unknown } | null;
-  return s?.connector?.state === 'RUNNING' && Array.isArray(s.tasks) && s.tasks.every((t: { state?: unknown } | null) => t?.state === 'RUNNING');
+  return s?.connector?.state === 'RUNNING' && Array.isArray(s.tasks) && s.tasks.every((t: { state?: unknown } | null) => t?.state === 'RUNNING') && !hasTrace(status);
 }
 
 function hasTrace(status: unknown): boolean {

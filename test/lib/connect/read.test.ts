@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClusterConfig } from '../../../src/lib/config';
 import { ConnectClient, type ConnectTimeouts } from '../../../src/lib/connect/client';
 import { readCluster } from '../../../src/lib/connect/read';
@@ -289,6 +289,29 @@ describe('readCluster against the Connect simulator', () => {
     sim.requests.splice(0);
     await readCluster(c, { ...READ, withInfo: false });
     expect(sim.requests.map((r) => r.path)).toEqual(['/', '/connectors?expand=status']); // unchanged since: remembered
+  });
+
+  it('a lean read reads a stopped connector\'s config again after 15 minutes: its status shows no tasks.max change', async () => {
+    // Found in review on the real Connect 4.4: STOPPED, then PUT tasks.max=4, and the status stays STOPPED with no tasks.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-12-03T10:00:00Z'));
+      const { sim, url } = await simulate({ version: '3.7.0' }, connector('a', { state: 'STOPPED', config: { 'connector.class': 'com.example.Sink', 'tasks.max': '1' }, tasks: [] }));
+      const c = client({ url });
+      expect((await readCluster(c, READ)).connectors[0]!.tasksMax).toBe(1);
+      sim.connectors.get('a')!.config['tasks.max'] = '4';
+      const lean = async (minutes: number) => {
+        vi.setSystemTime(new Date(Date.parse('2026-12-03T10:00:00Z') + minutes * 60_000));
+        sim.requests.splice(0);
+        const read = await readCluster(c, { ...READ, withInfo: false });
+        return [read.connectors[0]!.tasksMax, sim.requests.map((r) => r.path).at(-1)];
+      };
+      expect(await lean(5)).toEqual([1, '/connectors?expand=status']); // what the read with info said
+      expect(await lean(15)).toEqual([4, '/connectors/a']);
+      expect(await lean(20)).toEqual([4, '/connectors?expand=status']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('falls back when a server claiming 2.3+ answers the plain name list', async () => {
