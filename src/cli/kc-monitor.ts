@@ -213,15 +213,18 @@ async function once(io: CliIO, settings: Settings, flags: Flags): Promise<number
   const sink: RowSink | undefined = config.ingestion ? undefined : new NdjsonSink(file ?? io.stdout);
   // NDJSON never fails, and must not drain a spool into a file: no spool then.
   const spool = sink ? null : place.spool;
-  // With its own state, a run goes on from the last one's row memory, as a warm function worker does.
-  const rowMemory = place.local?.readRowMemory();
+  // With its own state, a run goes on from the row memory of the last run with the same destination and
+  // clusters, as a warm function worker does.
+  const destination = config.ingestion ? `ingestion ${config.ingestion.endpoint} ${config.ingestion.dcrImmutableId}` : outPath ? `ndjson ${resolve(io.cwd, outPath)}` : 'stdout';
+  const scope = JSON.stringify([destination, config.clusters.map((c) => c.name).sort()]);
+  const rowMemory = place.local?.readRowMemory(scope);
   const options: MonitorOptions = { timeouts: flags.timeouts, ...(sink && { sink }), ...(spool !== undefined && { spool }), ...(place.store && { store: place.store }), ...(rowMemory !== undefined && { rowMemory }) };
   const monitor = createMonitor(config, options);
   try {
     warn(io, config.warnings);
     const progress = await startProgress(io.stderr, io.env);
     const result = await monitor.tick((p) => progress.update(p)).finally(() => progress.stop());
-    const unsaved = await place.local?.writeRowMemory(monitor.rowMemory());
+    const unsaved = await place.local?.writeRowMemory(scope, monitor.rowMemory());
     report(io, result, config.secrets, place.where);
     if (unsaved) warn(io, [unsaved]);
     return exitCode(result);
@@ -257,7 +260,7 @@ function openOut(path: string, flag: string) {
 async function alertParams(io: CliIO, settings: Settings, flags: Flags): Promise<number> {
   const json = flags.json;
   const config = loadConfig({ ...settings, AUTO_HEAL: 'off' }, { requireIngestion: false });
-  const monitor = createMonitor(config, { timeouts: flags.timeouts, store: new MemoryHistoryStore() });
+  const monitor = createMonitor(config, { timeouts: flags.timeouts, store: new MemoryHistoryStore(), spool: null });
   try {
     const { snapshots } = await monitor.look();
     const failed = snapshots.filter((s) => s.error);

@@ -58,12 +58,15 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
     options.sink ??
     (file && new NdjsonSink(file)) ??
     (config.ingestion && new LogsIngestionSink(config.ingestion, createCredential(config.managedIdentityClientId), config.secrets, options.ingestionRetry));
-  const wantSpool = options.spool === undefined && !file;
-  // AzureWebJobsStorage's adapters, built before the first tick (see azureStorage); none when not needed.
-  const azure = config.storage && (wantSpool || !options.store) ? azureStorage(config.storage, config.secrets) : undefined;
-  const spool = options.spool === null || file ? undefined : (options.spool ?? (azure && lazySpool(azure.spool)));
+  // AzureWebJobsStorage's adapters (see azureStorage), only for what this monitor uses: a spool for rows it
+  // ships, a history for clusters it heals (`alert-params`, `status` with AUTO_HEAL=off use neither).
+  const healing = config.autoHeal !== 'off' || config.clusters.some((c) => c.autoHeal !== undefined && c.autoHeal !== 'off');
+  const wantSpool = options.spool === undefined && !file && sink !== undefined;
+  const wantStore = options.store === undefined && healing;
+  const azure = config.storage && (wantSpool || wantStore) ? azureStorage(config.storage, config.secrets) : undefined;
+  const spool = options.spool === null || file ? undefined : (options.spool ?? (azure && wantSpool ? lazySpool(azure.spool) : undefined));
   const delivery = sink && new Delivery(sink, spool, { ...DEFAULT_LIMITS, maxBytes: config.spoolMaxBytes }, config.secrets);
-  const store = options.store ?? (azure && lazyStore(azure.store));
+  const store = options.store ?? (azure && wantStore ? lazyStore(azure.store) : undefined);
   const healer = new Healer({
     mode: config.autoHeal,
     policy: config.heal,

@@ -136,6 +136,15 @@ describe('kc-monitor', () => {
       expect(second.status.filter((r) => r.Trace)).toEqual([]);
       // The held non-transient connector is said once; the tasks restarted an hour ago are now a new decision.
       expect(second.healing.map((h) => h.Outcome)).not.toContain('skipped-non-transient');
+      // A hand run to the terminal beside the cron job keeps a memory of its own: it sees everything, and the
+      // cron job's next run is still lean, its traces not taken by rows that only reached a terminal.
+      vi.setSystemTime(new Date('2026-12-03T10:07:30Z'));
+      const byHand = await run(['once'], { ...env, KC_MONITOR_STATE_DIR: state });
+      expect(byHand.stdout.trim().split('\n').filter((l) => l.includes(STATUS_TABLE.stream))).toHaveLength(1 + 6 + 12);
+      vi.setSystemTime(new Date('2026-12-03T10:10:30Z'));
+      const third = rowsOf(await once());
+      expect(third.status.filter((r) => r.RecordType === 'task' && r.State === 'RUNNING')).toEqual([]);
+      expect(third.status.filter((r) => r.Trace)).toEqual([]);
       vi.setSystemTime(new Date('2026-12-03T11:00:30Z'));
       expect(rowsOf(await once()).status).toHaveLength(1 + 6 + 12); // the first run of the next hour: detail
       // A row memory that cannot be read costs a detail run, nothing else.
@@ -146,6 +155,18 @@ describe('kc-monitor', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('a storage connection string the SDK refuses: one line, exit 2, where storage is used; not where it is not', async () => {
+    const env = { ...(await cluster()), AzureWebJobsStorage: `AccountName=kcmacct;AccountKey=${CANARY}` };
+    const refused = await run(['status'], env);
+    expect(refused.code).toBe(EXIT.CONFIG);
+    expect(refused.stderr).toMatch(/^kc-monitor: Invalid configuration: AzureWebJobsStorage: the Azure Storage SDK refused it \(Invalid \w+Endpoint[^\n]*\n$/);
+    expect(refused.stderr).not.toContain(CANARY);
+    // No history to read, no spool to fill: nothing of storage is needed, and nothing refuses.
+    expect((await run(['status'], { ...env, AUTO_HEAL: 'off' })).code).toBe(EXIT.OK);
+    expect((await run(['alert-params'], env)).code).toBe(EXIT.OK);
+    expect((await run(['once', '--out', join(mkdtempSync(join(tmpdir(), 'kc-out-')), 'rows.ndjson')], { ...env, AUTO_HEAL: 'off' })).code).toBe(EXIT.OK);
   });
 
   it('once --out writes the rows to a file; local.settings.json Values are read, the environment wins', async () => {

@@ -42,6 +42,8 @@ const INFO_READS_MAX = 32;
  * to show a new tasks.max; a FAILED one fails again with the same trace): what is known of it serves this long.
  */
 const UNHEALTHY_INFO_MS = 15 * 60_000;
+/** Of those, read again per lean tick: a bound on the extra requests however many connectors are failing. */
+const AGED_READS_MAX = 8;
 
 /**
  * Per client (a cluster), from one read with `expand=info` to the next (the hourly detail tick): what a lean
@@ -160,13 +162,16 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return parseExpanded(body, parse);
   const entries = body as Record<string, { status?: unknown; info?: unknown } | null>;
   const stale: string[] = [];
+  const aged: Array<{ name: string; readAt: number }> = [];
   for (const [name, entry] of Object.entries(entries)) {
     if (typeof entry !== 'object' || entry === null) continue;
     const known = memory.infos.get(name);
     // A plainly healthy connector's lean row needs nothing of its config: what is known serves, or nothing.
     const healthy = plainlyHealthy(entry.status);
-    if (known && (healthy || (known.signature === signature(entry.status) && Date.now() - known.readAt < UNHEALTHY_INFO_MS))) entry.info = known.info;
-    else if (!healthy) stale.push(name);
+    if (known && (healthy || known.signature === signature(entry.status))) {
+      entry.info = known.info;
+      if (!healthy && Date.now() - known.readAt >= UNHEALTHY_INFO_MS) aged.push({ name, readAt: known.readAt });
+    } else if (!healthy) stale.push(name);
   }
   forgetGone(memory, (name) => Object.hasOwn(entries, name));
   if (stale.length > INFO_READS_MAX && !memory.tooLarge) {
@@ -187,6 +192,13 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
     const info = await readInfo(client, name, entries[name]!.status, memory, signal);
     entries[name]!.info = info.info;
     if (info.failed) failed.set(name, info.failed);
+  });
+  // Unchanged but old: the oldest few read again each tick, never a full read for them; one that cannot be
+  // read now keeps what is known (its status, traces included, is the one that was read beside it).
+  const oldest = aged.sort((a, b) => a.readAt - b.readAt).slice(0, AGED_READS_MAX);
+  await mapLimit(oldest, 8, async ({ name }) => {
+    const info = await readInfo(client, name, entries[name]!.status, memory, signal);
+    if (!info.failed) entries[name]!.info = info.info;
   });
   const parsed = parseExpanded(body, parse);
   if (parsed.kind !== 'expanded' || failed.size === 0) return parsed;

@@ -32,6 +32,8 @@ const LOCK_UPDATE_MS = 5_000;
 const LOCK_STALE_MS = 30_000;
 
 const ROW_MEMORY_FILE = 'rows.json';
+/** Destinations and cluster sets remembered apart, the most recent kept. */
+const ROW_MEMORY_SCOPES = 8;
 
 /** Raised when another run holds the state directory for longer than this one is willing to wait. */
 export class StateBusyError extends MonitorError {}
@@ -50,26 +52,36 @@ export class LocalState {
   }
 
   /**
-   * What the last run remembered of the rows it shipped (see RowMemory), so that a cron run every 5 minutes
-   * ships lean rows between its hourly detail runs and a trace or a decision once, as the function does.
-   * Unreadable or absent: undefined, and this run is a detail run. Nothing in it is secret (trace digests).
+   * What the last run for `scope` remembered of the rows it shipped (see RowMemory), so that a cron run every 5
+   * minutes ships lean rows between its hourly detail runs and a trace or a decision once, as the function does.
+   * The scope is where the rows go and which clusters: a hand run to stdout beside a cron job that writes a file,
+   * or two crontab lines for two clusters, each keep their own. Unreadable or absent: undefined, a detail run.
+   * Nothing in it is secret (trace digests, decisions as shipped).
    */
-  readRowMemory(): unknown {
-    try {
-      return JSON.parse(readFileSync(join(this.dir, ROW_MEMORY_FILE), 'utf8')) as unknown;
-    } catch {
-      return undefined;
-    }
+  readRowMemory(scope: string): unknown {
+    return this.rowMemories().find(([s]) => s === scope)?.[1];
   }
 
   /** Replaced atomically; a failure only costs the next run a detail run, so it is said, not thrown. */
-  async writeRowMemory(memory: SavedRowMemory): Promise<string | undefined> {
+  async writeRowMemory(scope: string, memory: SavedRowMemory): Promise<string | undefined> {
     const path = join(this.dir, ROW_MEMORY_FILE);
+    const memories = [[scope, memory], ...this.rowMemories().filter(([s]) => s !== scope)].slice(0, ROW_MEMORY_SCOPES);
     try {
-      await writeFileAtomic(path, `${JSON.stringify(memory)}\n`, { mode: 0o600 });
+      await writeFileAtomic(path, `${JSON.stringify({ version: 1, memories })}\n`, { mode: 0o600 });
       return undefined;
     } catch (err) {
       return `cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}): the next run ships every row again`;
+    }
+  }
+
+  /** The file's memories, most recent first; none when it cannot be read. */
+  private rowMemories(): Array<[string, unknown]> {
+    try {
+      const file = JSON.parse(readFileSync(join(this.dir, ROW_MEMORY_FILE), 'utf8')) as { version?: unknown; memories?: unknown };
+      if (file.version !== 1 || !Array.isArray(file.memories)) return [];
+      return file.memories.filter((m): m is [string, unknown] => Array.isArray(m) && m.length === 2 && typeof m[0] === 'string');
+    } catch {
+      return [];
     }
   }
 

@@ -291,6 +291,37 @@ describe('readCluster against the Connect simulator', () => {
     expect(sim.requests.map((r) => r.path)).toEqual(['/', '/connectors?expand=status']); // unchanged since: remembered
   });
 
+  it('many failing connectors unchanged for 15 minutes: the 8 oldest configs read again per lean tick, never everything', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-12-03T10:00:00Z'));
+      const failing = (i: number): SimConnector['tasks'] => [{ id: 0, state: 'FAILED', workerId: 'w1:8083', trace: `java.sql.SQLException: login failed with CANARY-${i}-pw` }];
+      const { sim, url } = await simulate({ version: '3.7.0' }, ...Array.from({ length: 40 }, (_, i) => connector(`f-${i}`, { config: { 'connector.class': 'com.example.Sink', 'tasks.max': '1', 'db.password': `CANARY-${i}-pw` }, tasks: failing(i) })));
+      const c = client({ url });
+      await readCluster(c, READ);
+      const lean = async (minutes: number) => {
+        vi.setSystemTime(new Date(Date.parse('2026-12-03T10:00:00Z') + minutes * 60_000));
+        sim.requests.splice(0);
+        const read = await readCluster(c, { ...READ, withInfo: false });
+        expect(JSON.stringify(read.connectors)).not.toContain('CANARY');
+        expect(JSON.stringify(read.connectors)).not.toContain('withheld');
+        return sim.requests.map((r) => r.path).filter((p) => p !== '/');
+      };
+      expect(await lean(5)).toEqual(['/connectors?expand=status']);
+      const refreshed = await lean(15);
+      expect(refreshed[0]).toBe('/connectors?expand=status');
+      expect(refreshed.slice(1)).toHaveLength(8);
+      expect(refreshed.slice(1).every((p) => /^\/connectors\/f-\d+$/.test(p))).toBe(true);
+      // The next tick reads the next 8, not the same ones; one that cannot be read keeps what is known.
+      sim.inject({ method: 'GET', path: /^\/connectors\/f-\d+$/, times: 1, status: 500, body: JSON.stringify({ error_code: 500, message: 'Request cannot be completed because a rebalance is expected' }), contentType: 'application/json' });
+      const next = await lean(20);
+      expect(next.slice(1)).toHaveLength(8);
+      expect(next.slice(1).some((p) => refreshed.includes(p))).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a lean read reads a stopped connector\'s config again after 15 minutes: its status shows no tasks.max change', async () => {
     // Found in review on the real Connect 4.4: STOPPED, then PUT tasks.max=4, and the status stays STOPPED with no tasks.
     vi.useFakeTimers({ toFake: ['Date'] });
