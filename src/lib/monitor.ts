@@ -64,9 +64,9 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   const wantSpool = options.spool === undefined && !file && sink !== undefined;
   const wantStore = options.store === undefined && healing;
   const azure = config.storage && (wantSpool || wantStore) ? azureStorage(config.storage, config.secrets) : undefined;
-  const spool = options.spool === null || file ? undefined : (options.spool ?? (azure && wantSpool ? lazySpool(azure.spool) : undefined));
+  const spool = options.spool === null || file ? undefined : (options.spool ?? (azure && wantSpool ? lazySpool(azure) : undefined));
   const delivery = sink && new Delivery(sink, spool, { ...DEFAULT_LIMITS, maxBytes: config.spoolMaxBytes }, config.secrets);
-  const store = options.store ?? (azure && wantStore ? lazyStore(azure.store) : undefined);
+  const store = options.store ?? (azure && wantStore ? lazyStore(azure) : undefined);
   const healer = new Healer({
     mode: config.autoHeal,
     policy: config.heal,
@@ -80,11 +80,11 @@ export function createMonitor(config: MonitorConfig, options: MonitorOptions = {
   return {
     config,
     tick: async (onProgress) => {
-      await azure?.ready;
+      await azure;
       return runTick({ clients, healer, now, rowMemory, sickWorker: config.sickWorker, budgetMs: config.deadlineSeconds * 1000, ...(delivery && { delivery }), ...(onProgress && { onProgress }) });
     },
     look: async (onProgress = () => undefined) => {
-      await azure?.ready;
+      await azure;
       const at = now();
       // The same budget as a tick's Connect work, so that a storage account that never answers cannot hold it.
       const deadline = AbortSignal.timeout(config.deadlineSeconds * 1000);
@@ -117,24 +117,26 @@ function azureStorage(storage: StorageConfig, secrets: readonly string[]) {
       throw new ConfigError([`AzureWebJobsStorage: the Azure Storage SDK refused it (${clip(ensureError(err).message, 200, secrets)})`]);
     }
   });
-  // Each is awaited where it is used; a refusal is said by the tick that awaits `ready`, never left unhandled.
-  const handled = <T>(p: Promise<T>) => (p.catch(() => undefined), p);
-  return { ready: handled(built.then(() => undefined)), store: handled(built.then((b) => b.store)), spool: handled(built.then((b) => b.spool)) };
+  built.catch(() => undefined); // said by the tick that awaits it first, never left unhandled
+  return built;
 }
 
-function lazyStore(store: Promise<HistoryStore>): HistoryStore {
+type AzureStorage = ReturnType<typeof azureStorage>;
+
+/** The Table history once built: every tick awaits the build before it reads a history. */
+function lazyStore(azure: AzureStorage): HistoryStore {
   return {
-    load: async (...args) => (await store).load(...args),
-    save: async (...args) => (await store).save(...args),
+    load: async (...args) => (await azure).store.load(...args),
+    save: async (...args) => (await azure).store.save(...args),
   };
 }
 
-function lazySpool(spool: Promise<Spool>): Spool {
+function lazySpool(azure: AzureStorage): Spool {
   return {
-    list: async (...args) => (await spool).list(...args),
-    put: async (...args) => (await spool).put(...args),
-    claim: async (...args) => (await spool).claim(...args),
-    read: async (...args) => (await spool).read(...args),
-    remove: async (...args) => (await spool).remove(...args),
+    list: async (...args) => (await azure).spool.list(...args),
+    put: async (...args) => (await azure).spool.put(...args),
+    claim: async (...args) => (await azure).spool.claim(...args),
+    read: async (...args) => (await azure).spool.read(...args),
+    remove: async (...args) => (await azure).spool.remove(...args),
   };
 }

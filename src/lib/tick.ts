@@ -104,7 +104,7 @@ export async function runTick(deps: TickDeps): Promise<TickResult> {
   // The plan first: only its detail tick needs every connector's config (`expand=info`).
   const memoryPlan = deps.rowMemory?.plan(started);
   const plan = memoryPlan ?? FULL_ROWS;
-  const reads = deps.clients.map((client) => readWithProgress(client, { maxTraceBytes, signal: connectDeadline, withInfo: plan.detail }, progress));
+  const reads = deps.clients.map((client) => readWithProgress(client, { maxTraceBytes, signal: connectDeadline, withInfo: plan.detail, now: started }, progress));
   const heals = deps.clients.map(async (client, i): Promise<ClusterHealing> => {
     const snapshot = await reads[i]!;
     if (!deps.healer) return { cluster: snapshot.cluster, outcomes: [], restartCalls: 0 };

@@ -146,9 +146,37 @@ describe('lean ticks against the real cluster', () => {
   const logs = new WorkerLogs(cluster);
   const BARE = 'Zq8kLm2Vx9-lean-canary';
   const late = uniqueName('rows-late');
+  const stopped = uniqueName('rows-stopped');
 
   afterAll(async () => {
-    await deleteConnectors(cluster, [late]);
+    await deleteConnectors(cluster, [late, stopped]);
+  });
+
+  // Found in review: a STOPPED connector's status shows no new tasks.max (it stays STOPPED, no tasks), so the
+  // status alone never says its remembered config is old; after 15 minutes of the tick's clock it is read again.
+  it('a stopped connector whose tasks.max changed: its config read again after 15 minutes, its row right', async () => {
+    await createConnector(cluster, stopped, { 'tasks.max': '1' });
+    await statusWhen(cluster, stopped, settled(1));
+    expect((await cluster.rest('PUT', `/connectors/${stopped}/stop`)).status).toBe(204);
+    await statusWhen(cluster, stopped, (s) => s.connector.state === 'STOPPED' && s.tasks.length === 0);
+    let minute = 0;
+    const m = newMonitor(settingsFor(uniqueName('rows-aged'), url, {}, { AUTO_HEAL: 'dry-run', MONITOR_SCHEDULE: '0 */5 * * * *' }), () => at(minute));
+    const row = (r: Run) => r.status.find((x) => x.RecordType === 'connector' && x.ConnectorName === stopped)!;
+    try {
+      expect(row(await m.tick())).toMatchObject({ State: 'STOPPED', TasksMax: 1, TasksTotal: 0 });
+      const put = await cluster.rest('PUT', `/connectors/${stopped}/config`, { body: { 'connector.class': PLUGIN_CLASS, 'tasks.max': '4' } });
+      expect(put.status, put.text).toBe(200);
+      await statusWhen(cluster, stopped, (s) => s.connector.state === 'STOPPED' && s.tasks.length === 0);
+      minute = 5;
+      expect(row(await m.tick())).toMatchObject({ State: 'STOPPED', TasksMax: 1 }); // the status says nothing new
+      const mark = logs.mark();
+      minute = 20;
+      expect(row(await m.tick())).toMatchObject({ State: 'STOPPED', TasksMax: 4, TasksTotal: 0 });
+      await logs.flush();
+      expect(logs.requests(mark, 'GET').map((r) => r.path)).toContain(`/connectors/${stopped}`);
+    } finally {
+      await m.close();
+    }
   });
 
   it('read the status without configs, read the config of a connector that appeared failing, and ship no secret', async () => {

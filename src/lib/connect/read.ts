@@ -30,6 +30,8 @@ export interface ReadOptions {
   readonly withInfo?: boolean;
   /** In-flight status requests per cluster on Connect < 2.3. */
   readonly concurrency?: number;
+  /** The tick's time, which the config memory ages by (the wall clock when absent). */
+  readonly now?: Date;
   readonly signal?: AbortSignal;
 }
 
@@ -69,6 +71,7 @@ const VERSION_OPTIONAL = new Set(['NOT_FOUND', 'SERVER_ERROR', 'BAD_RESPONSE', '
 export async function readCluster(client: ConnectClient, options: ReadOptions): Promise<ClusterSnapshot> {
   const cluster = client.name;
   const parse = { maxTraceBytes: options.maxTraceBytes, secrets: client.cluster.password ? [client.cluster.password] : [] };
+  const at = options.now?.getTime() ?? Date.now();
   let version: string | undefined;
   let warning: string | undefined;
   try {
@@ -108,10 +111,10 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
         warning = [warning, `${err.message}: read one connector at a time`].filter(Boolean).join('; ');
       }
       if (body !== undefined) {
-        const parsed = lean ? await parseLean(client, body, memory, parse, options.signal) : parseExpanded(body, parse);
+        const parsed = lean ? await parseLean(client, body, memory, parse, at, options.signal) : parseExpanded(body, parse);
         if (parsed.kind === 'invalid') throw new ConnectError(cluster, 'BAD_RESPONSE', 'GET', path, parsed.detail, 200);
         if (parsed.kind === 'expanded') {
-          if (!lean) remember(memory, body);
+          if (!lean) remember(memory, body, at);
           return { ...(await withVersion()), connectors: parsed.connectors, mode: 'expanded' };
         }
         names = parsed.names; // the version said 2.3+, the answer says otherwise: trust the answer
@@ -133,7 +136,7 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
         const status = await client.get(`${connectorPath(name)}/status`, options.signal);
         // A trace is redacted with the connector's config values too: its config is read only then.
         if (!hasTrace(status)) return parseConnector(name, status, undefined, parse);
-        const info = await readInfo(client, name, status, memory, options.signal);
+        const info = await readInfo(client, name, status, memory, at, options.signal);
         const connector = parseConnector(name, status, info.info, parse);
         return info.failed ? withheld(connector, info.failed) : connector;
       } catch (err) {
@@ -158,7 +161,7 @@ export async function readCluster(client: ConnectClient, options: ReadOptions): 
  * More than INFO_READS_MAX of them: one read with `expand=info` instead, unless that is over the cap or fails.
  * A connector whose config cannot be read has its traces withheld rather than shipped half-redacted.
  */
-async function parseLean(client: ConnectClient, body: unknown, memory: ClientMemory, parse: ParseOptions, signal?: AbortSignal): Promise<ExpandedParse> {
+async function parseLean(client: ConnectClient, body: unknown, memory: ClientMemory, parse: ParseOptions, at: number, signal?: AbortSignal): Promise<ExpandedParse> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return parseExpanded(body, parse);
   const entries = body as Record<string, { status?: unknown; info?: unknown } | null>;
   const stale: string[] = [];
@@ -170,7 +173,7 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
     const healthy = plainlyHealthy(entry.status);
     if (known && (healthy || known.signature === signature(entry.status))) {
       entry.info = known.info;
-      if (!healthy && Date.now() - known.readAt >= UNHEALTHY_INFO_MS) aged.push({ name, readAt: known.readAt });
+      if (!healthy && at - known.readAt >= UNHEALTHY_INFO_MS) aged.push({ name, readAt: known.readAt });
     } else if (!healthy) stale.push(name);
   }
   forgetGone(memory, (name) => Object.hasOwn(entries, name));
@@ -179,7 +182,7 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
       const full = await client.get(EXPANDED_PATH, signal);
       const parsed = parseExpanded(full, parse);
       if (parsed.kind === 'expanded') {
-        remember(memory, full);
+        remember(memory, full, at);
         return parsed;
       }
     } catch (err) {
@@ -189,7 +192,7 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
   }
   const failed = new Map<string, string>();
   await mapLimit(stale, 8, async (name) => {
-    const info = await readInfo(client, name, entries[name]!.status, memory, signal);
+    const info = await readInfo(client, name, entries[name]!.status, memory, at, signal);
     entries[name]!.info = info.info;
     if (info.failed) failed.set(name, info.failed);
   });
@@ -197,7 +200,7 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
   // read now keeps what is known (its status, traces included, is the one that was read beside it).
   const oldest = aged.sort((a, b) => a.readAt - b.readAt).slice(0, AGED_READS_MAX);
   await mapLimit(oldest, 8, async ({ name }) => {
-    const info = await readInfo(client, name, entries[name]!.status, memory, signal);
+    const info = await readInfo(client, name, entries[name]!.status, memory, at, signal);
     if (!info.failed) entries[name]!.info = info.info;
   });
   const parsed = parseExpanded(body, parse);
@@ -206,10 +209,10 @@ async function parseLean(client: ConnectClient, body: unknown, memory: ClientMem
 }
 
 /** `GET /connectors/{name}`, remembered; a failure (a 500 "rebalance is expected", a 404) said, not thrown. */
-async function readInfo(client: ConnectClient, name: string, status: unknown, memory: ClientMemory, signal?: AbortSignal): Promise<{ info?: unknown; failed?: string }> {
+async function readInfo(client: ConnectClient, name: string, status: unknown, memory: ClientMemory, at: number, signal?: AbortSignal): Promise<{ info?: unknown; failed?: string }> {
   try {
     const info = await client.get(connectorPath(name), signal);
-    memory.infos.set(name, { info: essentials(info, hasTrace(status)), signature: signature(status), readAt: Date.now() });
+    memory.infos.set(name, { info: essentials(info, hasTrace(status)), signature: signature(status), readAt: at });
     return { info };
   } catch (err) {
     if (err instanceof ConnectError && err.kind === 'ABORTED') throw err;
@@ -234,10 +237,9 @@ function withheld(connector: ConnectorStatus, why: string): ConnectorStatus {
 }
 
 /** The memory a read with `expand=info` leaves for the lean reads after it. */
-function remember(memory: ClientMemory, body: unknown): void {
+function remember(memory: ClientMemory, body: unknown, readAt: number): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
   memory.infos.clear();
-  const readAt = Date.now();
   for (const [name, entry] of Object.entries(body as Record<string, { status?: unknown; info?: unknown } | null>)) {
     if (typeof entry === 'object' && entry !== null) memory.infos.set(name, { info: essentials(entry.info, hasTrace(entry.status)), signature: signature(entry.status), readAt });
   }
