@@ -131,6 +131,22 @@ const CASES: Case[] = [
     line: /healing: .*1 deferred-rebalance/,
   },
   {
+    name: "a KIP-745 restart answered 202 with a plan that restarts nothing (the leader's status store still has it `UNASSIGNED` while the worker read said `FAILED`; seen on Connect 3.9.2)",
+    setup: ({ sim }) =>
+      void sim.inject({
+        method: 'POST',
+        path: /^\/connectors\/doomed\/restart\?/,
+        status: 202,
+        body: '{"name":"doomed","connector":{"state":"UNASSIGNED","worker_id":"10.0.0.11:8083"},"tasks":[{"id":0,"state":"UNASSIGNED","worker_id":"10.0.0.11:8083"}],"type":"sink"}',
+      }),
+    check: (r, { sim }) => {
+      expect(healing(r, 'doomed')).toMatchObject({ Outcome: 'deferred-rebalance', HttpStatus: 202 });
+      expect(String(healing(r, 'doomed')!.Reason)).toContain("(nothing to restart): Connect's leader does not see it FAILED yet (after 2 tries)");
+      expect(sim.restarts.filter((x) => x.connector === 'doomed')).toHaveLength(0);
+    },
+    line: /healing: .*1 deferred-rebalance/,
+  },
+  {
     name: '500 Request timed out from the worker',
     setup: ({ sim }) => void sim.inject({ path: /^\/connectors\?/, status: 500, body: '{"error_code":500,"message":"Request timed out"}' }),
     check: (r) => expect(clusterRow(r)?.State).toBe('SERVER_ERROR'),

@@ -133,6 +133,8 @@ describe('healing on the real cluster', () => {
     try {
       for (const n of [healed, broken]) await statusWhen(cluster, n, (s) => s.connector.state === 'FAILED');
       await statusWhen(cluster, healthy, settled(1));
+      // The creates' rebalances can start a connector again after it FAILED: the starts counted below are ours.
+      await logs.settled([healed, broken, healthy]);
       rmSync(marker);
       const settings = settingsFor(uniqueName('heal-conn'), url);
       const mark = logs.mark();

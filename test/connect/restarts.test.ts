@@ -89,7 +89,11 @@ describe('restarts on the real cluster', () => {
       expect(healingOf(r0, unbuilt, 0)!.Reason).toContain(`→ ${clusterName}: POST /connectors/${unbuilt}/tasks/0/restart → 500 SERVER_ERROR: Failed to start task: ${unbuilt}-0`);
       // The unbuilt task never runs, so it logs no failure of its own; the other is waited for by its failure.
       await failedAgain(cluster, logs, mark, again, 0, 1);
-      await statusWhen(cluster, unbuilt, (s) => s.tasks.every((t) => t.state === 'FAILED') && logs.taskStarts(mark, unbuilt, 0) === 1);
+      await statusWhen(cluster, unbuilt, (s) => s.tasks.every((t) => t.state === 'FAILED') && logs.taskStarts(mark, unbuilt, 0) === 1).catch(async (err: unknown) => {
+        process.stderr.write(`[restarts] ${unbuilt} after its per-task restart: ${JSON.stringify(await status(cluster, unbuilt))}; starts ${logs.taskStarts(mark, unbuilt, 0)}, ${logs.taskStarts(mark, unbuilt, 1)}\n`);
+        for (const l of logs.lines(mark)) if (/Creating task|Rebalance started|got assignment|tasks\/0\/restart/.test(l.line)) process.stderr.write(`[restarts] worker ${l.worker}: ${l.line.slice(0, 400)}\n`);
+        throw err;
+      });
       await logs.flush();
       expect(logs.posts(mark).filter((p) => p.includes('again-')).sort()).toEqual([`/connectors/${again}/tasks/0/restart 204`, `/connectors/${unbuilt}/tasks/0/restart 500`].sort());
       expect([again, unbuilt].map((n) => [logs.taskStarts(mark, n, 0), logs.taskStarts(mark, n, 1)])).toEqual([

@@ -203,17 +203,20 @@ export class WorkerLogs {
   }
 
   /**
-   * Waits until no task of these connectors has been created for `quietMs`: the rebalances that follow creating
-   * connectors can build a task again after it first FAILED, which a count of starts from a later mark would
-   * take for a restart of ours.
+   * Waits until no worker has started a rebalance, nor created one of these connectors or their tasks, for
+   * longer than scheduled.rebalance.max.delay.ms: the rebalances that follow creating connectors, or a worker
+   * that left in an earlier file, can build a task again after it first FAILED (4.4.0, a CI run: a delayed
+   * rebalance moved a task after the mark), which a count of starts from a later mark would take for a
+   * restart of ours.
    */
-  async settled(connectors: readonly string[], quietMs = 2_000): Promise<void> {
+  async settled(connectors: readonly string[], quietMs = this.cluster.rebalanceDelayMs + 1_000): Promise<void> {
     const mark = this.mark();
-    const starts = () => this.lines(mark).filter((l) => connectors.some((c) => l.line.includes(`INFO Creating task ${c}-`))).length;
+    const moved = (line: string) => line.includes('Rebalance started') || connectors.some((c) => line.includes(`INFO Creating task ${c}-`) || line.includes(`INFO Creating connector ${c} `));
+    const starts = () => this.lines(mark).filter((l) => moved(l.line)).length;
     let seen = starts();
     let since = Date.now();
     await waitUntil(
-      `no task of ${connectors.join(', ')} created for ${quietMs} ms`,
+      `no rebalance and nothing of ${connectors.join(', ')} created for ${quietMs} ms`,
       async () => {
         const now = starts();
         if (now !== seen) [seen, since] = [now, Date.now()];

@@ -49,8 +49,6 @@ describe('restartTargets', () => {
     ['a connector and 2 tasks', { connector: { state: 'RESTARTING' }, tasks: [{ state: 'RESTARTING' }, { state: 'RESTARTING' }, { state: 'RUNNING' }] }, ' (connector and 2 tasks RESTARTING)'],
     ['1 task', { connector: { state: 'RUNNING' }, tasks: [{ state: 'RESTARTING' }, null] }, ' (1 task RESTARTING)'],
     ['the connector alone', { connector: { state: 'RESTARTING' }, tasks: [] }, ' (connector RESTARTING)'],
-    ['nothing (everything was running again)', { connector: { state: 'RUNNING' }, tasks: [{ state: 'RUNNING' }] }, ' (nothing to restart)'],
-    ['tasks that are not a list', { connector: { state: 'RUNNING' }, tasks: 'none' }, ' (nothing to restart)'],
     ['no plan', undefined, ''],
     ['a plan without its connector', { tasks: [{ state: 'RESTARTING' }] }, ''],
     ['a body that is not an object', 'accepted', ''],
@@ -58,6 +56,39 @@ describe('restartTargets', () => {
     const { client } = scripted({ status: 202, body });
     const [r] = await restartTargets(client, [task(1)], [task(1)], OPTS);
     expect(r).toStrictEqual({ target: task(1), outcome: 'restarted', counted: true, httpStatus: 202, detail: `POST …/restart?includeTasks=true&onlyFailed=true → 202${said}` });
+  });
+
+  // Connect 3.9.2, once: the leader's status store still had the connector UNASSIGNED after the worker we read
+  // said FAILED, and its plan restarted nothing.
+  it.each<[string, unknown]>([
+    ['everything RUNNING', { connector: { state: 'RUNNING' }, tasks: [{ state: 'RUNNING' }] }],
+    ['the connector UNASSIGNED, no tasks', { connector: { state: 'UNASSIGNED' }, tasks: [] }],
+    ['tasks that are not a list', { connector: { state: 'RUNNING' }, tasks: 'none' }],
+  ])('asks again when the 202 plan restarts nothing (%s), and counts nothing if it never does', async (_name, body) => {
+    const { client, posts } = scripted({ status: 202, body });
+    const [r] = await restartTargets(client, [task(1)], [task(1)], OPTS);
+    expect(posts).toHaveLength(3);
+    expect(r).toStrictEqual({
+      target: task(1),
+      outcome: 'deferred-rebalance',
+      counted: false,
+      httpStatus: 202,
+      detail: "POST …/restart?includeTasks=true&onlyFailed=true → 202 (nothing to restart): Connect's leader does not see it FAILED yet (after 3 tries)",
+    });
+  });
+
+  it('restarts on the next try when the leader catches up', async () => {
+    const { client, posts } = scripted({ status: 202, body: { connector: { state: 'UNASSIGNED' }, tasks: [] } }, { status: 202, body: { connector: { state: 'RESTARTING' }, tasks: [] } });
+    const [r] = await restartTargets(client, [{ connector: 'x' }], [{ connector: 'x' }], OPTS);
+    expect(posts).toEqual(['/connectors/x/restart?includeTasks=true&onlyFailed=true', '/connectors/x/restart?includeTasks=true&onlyFailed=true']);
+    expect(r).toMatchObject({ outcome: 'restarted', counted: true, httpStatus: 202, detail: 'POST …/restart?includeTasks=true&onlyFailed=true → 202 (connector RESTARTING)' });
+  });
+
+  it('takes a per-task 204 as a restart: only a plan can say it restarted nothing', async () => {
+    const { client, posts } = scripted(NO_CONTENT);
+    const [r] = await restartTargets(client, [task(1)], [task(1), task(2)], OPTS);
+    expect(posts).toEqual(['/connectors/x/tasks/1/restart']);
+    expect(r).toMatchObject({ outcome: 'restarted', counted: true });
   });
 
   it('names the call by what follows the connector, whatever its name', async () => {
