@@ -27,6 +27,8 @@ describe('held back on the real cluster', () => {
       const cs = await statusWhen(cluster, conn, (s) => s.connector.state === 'FAILED');
       expect(cs.connector.trace!.split('\n')[0]).toBe(`${fail.class}: ${fail.message}`);
       const settings = settingsFor(uniqueName('hold-cfg'), url);
+      // No start after the mark may come from a rebalance: the counts below must be the monitor's.
+      await logs.settled([task, conn]);
       const mark = logs.mark();
       for (const minute of [0, 5, 61]) {
         const r = await runOnce(settings, minute);
@@ -64,6 +66,8 @@ describe('held back on the real cluster', () => {
       await statusWhen(cluster, stopped, (s) => s.connector.state === 'STOPPED' && s.tasks.length === 0);
 
       const settings = settingsFor(uniqueName('hold-ps'), url);
+      // The stop's rebalance can move the control's task: its starts after the mark must be the restarts.
+      await logs.settled([paused, stopped, control]);
       const mark = logs.mark();
       const pausedHealing: string[] = [];
       const tick = async (minute: number) => {

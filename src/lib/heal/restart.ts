@@ -104,13 +104,13 @@ async function callWithRetry(client: ConnectClient, path: string, options: Resta
       const res = await client.post(path, options.signal);
       const detail = `POST ${short(path)} → ${res.status}${describePlan(res.body)}`;
       // The leader plans from its own status store, which can lag the worker we read (still UNASSIGNED after a
-      // rebalance): it restarted nothing, so nothing counts; asked again, as after a 409.
+      // rebalance), or the target is running again: it restarted nothing, so nothing counts; asked again, as after a 409.
       if (plan && restartsNothing(res.body)) {
         if (retry < options.retryDelaysMs.length && !options.signal?.aborted) {
           await sleep(options.retryDelaysMs[retry]!);
           continue;
         }
-        return { outcome: 'deferred-rebalance', counted: false, httpStatus: res.status, detail: `${detail}: Connect's leader does not see it FAILED yet (after ${retry + 1} tries)` };
+        return { outcome: 'deferred-rebalance', counted: false, httpStatus: res.status, detail: `${detail}: Connect's leader does not see it FAILED (yet, or any more) (after ${retry + 1} tries)` };
       }
       return { outcome: 'restarted', counted: true, httpStatus: res.status, detail };
     } catch (err) {

@@ -73,7 +73,7 @@ describe('restartTargets', () => {
       outcome: 'deferred-rebalance',
       counted: false,
       httpStatus: 202,
-      detail: "POST …/restart?includeTasks=true&onlyFailed=true → 202 (nothing to restart): Connect's leader does not see it FAILED yet (after 3 tries)",
+      detail: "POST …/restart?includeTasks=true&onlyFailed=true → 202 (nothing to restart): Connect's leader does not see it FAILED (yet, or any more) (after 3 tries)",
     });
   });
 
