@@ -143,7 +143,8 @@ describe('healing on the real cluster', () => {
       expect(brief(r0.healing, [healed, broken, healthy]).sort()).toEqual([`${healed} restarted 1`, `${broken} restarted 1`].sort());
       for (const n of [healed, broken]) {
         expect(healingOf(r0, n)).toMatchObject({ Action: 'restart', HttpStatus: 202, NextAttemptAfter: at(2).toISOString() });
-        expect(String(healingOf(r0, n)!.Reason)).toContain('(connector RESTARTING)');
+        // The plan is the leader's view, which can lag (3.9.2: nothing RESTARTING); the starts below are what happened.
+        expect(String(healingOf(r0, n)!.Reason)).toMatch(/→ 202 \((connector RESTARTING|nothing RESTARTING in the leader's plan; the worker that runs it restarts what it sees FAILED)\)$/);
       }
       const s = await statusWhen(cluster, healed, (x) => x.connector.state === 'RUNNING' && x.tasks.length === 1 && x.tasks[0]!.state === 'RUNNING');
       expect(s.connector.trace).toBeUndefined();
